@@ -54,10 +54,10 @@ class LipschitzMLP(nn.Module):
         return [m for m in self.layers if isinstance(m, (OrthogonalLinear, FrobeniusLinear))]
 
     @torch.no_grad()
-    def project_(self) -> None:
-        """Re-project every weight onto its constraint set (call after each optimiser step)."""
+    def project_(self, tol: float = 1e-6, max_iter: int = 1) -> None:
+        """Re-project every weight onto its constraint set; one iteration suits each optimiser step."""
         for layer in self.constrained_layers():
-            layer.project_()
+            layer.project_(tol, max_iter)
 
     def lipschitz_bound(self) -> float:
         """Proven l2 Lipschitz constant of ``forward``.

@@ -1,0 +1,113 @@
+"""The base LightningModule of every anomaly detector in lightning-occ.
+
+Contract:
+
+* :meth:`AnomalyDetector.score` maps a batch of inputs to anomaly scores (higher = more anomalous).
+* :attr:`AnomalyDetector.lipschitz_bound` is a *proven* l2 Lipschitz constant of ``score`` in the
+  model's input units, or None when the method has none (then certify with ``lightning_occ.certify``).
+* Validation and test log ``{stage}/auroc`` and, when a bound exists, ``{stage}/certified_auroc@{eps}``
+  for each radius in ``epsilons``, computed by :class:`~lightning_occ.metrics.CertifiedAUROC` on
+  every sample exactly once (also under DDP).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor
+from torchmetrics.utilities.data import dim_zero_cat
+
+from lightning_occ.metrics import CertifiedAUROC
+
+__all__ = ["AnomalyDetector", "Evaluation"]
+
+
+@dataclass
+class Evaluation:
+    """What one evaluation epoch measured, kept on the detector for reports and plots."""
+
+    stage: str
+    scores: Tensor
+    target: Tensor
+    epsilons: list[float]
+    certified: Tensor
+    lipschitz_bound: float | None
+
+    @property
+    def auroc(self) -> float:
+        return float(self.certified[0])
+
+    def metrics(self) -> dict[str, float]:
+        """``{stage}/auroc`` and ``{stage}/certified_auroc@{eps}`` (the latter only with a bound)."""
+        out = {f"{self.stage}/auroc": self.auroc}
+        if self.lipschitz_bound is not None:
+            for eps, value in zip(self.epsilons[1:], self.certified[1:].tolist()):
+                out[f"{self.stage}/certified_auroc@{eps:g}"] = value
+        return out
+
+
+class AnomalyDetector(L.LightningModule, ABC):
+    """Base class: scoring, Lipschitz bound, and certified evaluation.
+
+    Args:
+        epsilons: l2 radii (model input units) at which the certified AUROC is reported; 0 is
+            always added for the clean AUROC.
+    """
+
+    def __init__(self, epsilons: Sequence[float] = (0.25, 0.5, 1.0)) -> None:
+        super().__init__()
+        radii = sorted({0.0, *(float(e) for e in epsilons)})
+        if radii[0] < 0:
+            raise ValueError(f"Every radius in `epsilons` must be >= 0, got {list(epsilons)}.")
+        self.epsilons = radii
+        self.val_certified = CertifiedAUROC(radii)
+        self.test_certified = CertifiedAUROC(radii)
+        self.last_evaluation: Evaluation | None = None
+
+    @abstractmethod
+    def score(self, x: Tensor) -> Tensor:
+        """Anomaly scores of a batch, shape (N,); higher means more anomalous."""
+
+    @property
+    def lipschitz_bound(self) -> float | None:
+        """A proven l2 Lipschitz constant of :meth:`score`, or None if the method has none."""
+        return None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.score(x)
+
+    def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
+        self.val_certified.update(self.score(batch[0]), batch[1])
+
+    def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
+        self.test_certified.update(self.score(batch[0]), batch[1])
+
+    def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        return self.score(x)
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self._finish_evaluation("val", self.val_certified)
+        self.val_certified.reset()
+
+    def on_test_epoch_end(self) -> None:
+        self._finish_evaluation("test", self.test_certified)
+        self.test_certified.reset()
+
+    def _finish_evaluation(self, stage: str, metric: CertifiedAUROC) -> None:
+        bound = self.lipschitz_bound
+        metric.lipschitz = bound if bound is not None else 0.0
+        certified = metric.compute()
+        with metric.sync_context():
+            scores, target = dim_zero_cat(metric.scores).cpu(), dim_zero_cat(metric.target).cpu()
+        self.last_evaluation = Evaluation(stage, scores, target, self.epsilons, certified.cpu(), bound)
+        for name, value in self.last_evaluation.metrics().items():
+            self.log(name, value)
+        if bound is not None:
+            self.log(f"{stage}/lipschitz_bound", bound)
