@@ -45,3 +45,34 @@ def plot_score_histograms(scores: Any, target: Any, ax: Any = None) -> tuple[Any
     ax.legend()
     fig.tight_layout()
     return fig, ax
+
+
+def plot_score_field(
+    score_fn: Any, train_points: Any, test_points: Any, test_target: Any, resolution: int = 200
+) -> tuple[Any, Any]:
+    """For 2-D data: the anomaly score over the plane with its zero level, training and test points.
+
+    For OCSDF the zero level of ``score = -f`` is the learned boundary of the normal data's support.
+    """
+    train_points = np.asarray(torch.as_tensor(train_points, dtype=torch.float32))
+    test_points = np.asarray(torch.as_tensor(test_points, dtype=torch.float32))
+    test_target = np.asarray(torch.as_tensor(test_target)).astype(bool)
+    every = np.vstack([train_points, test_points])
+    low, high = every.min(0), every.max(0)
+    pad = 0.15 * (high - low)
+    xs = np.linspace(low[0] - pad[0], high[0] + pad[0], resolution)
+    ys = np.linspace(low[1] - pad[1], high[1] + pad[1], resolution)
+    grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+    with torch.no_grad():
+        values = score_fn(torch.as_tensor(grid, dtype=torch.float32)).double().cpu().numpy().reshape(resolution, resolution)
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    mesh = ax.contourf(xs, ys, values, levels=30, cmap="RdBu_r")
+    fig.colorbar(mesh, ax=ax, label="anomaly score")
+    if values.min() < 0 < values.max():
+        ax.contour(xs, ys, values, levels=[0.0], colors="k", linewidths=1.2)
+    ax.scatter(*train_points.T, s=4, c="k", alpha=0.5, label="train")
+    ax.scatter(*test_points[test_target].T, s=10, marker="x", c="orange", label="test anomaly")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title("anomaly score field (black line: score = 0)")
+    fig.tight_layout()
+    return fig, ax

@@ -1,0 +1,3 @@
+from lightning_occ.cli import main
+
+main()

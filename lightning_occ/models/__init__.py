@@ -1,0 +1,6 @@
+"""Anomaly detectors, each a LightningModule following the AnomalyDetector contract."""
+
+from lightning_occ.models.knn import KNNDetector
+from lightning_occ.models.ocsdf import OCSDF
+
+__all__ = ["KNNDetector", "OCSDF"]

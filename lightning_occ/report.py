@@ -1,0 +1,91 @@
+"""End-of-test report: a table a person can read, a JSON file, and PNG plots."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import lightning as L
+import matplotlib.pyplot as plt
+import torch
+from lightning.pytorch.utilities import rank_zero_only
+
+from lightning_occ.detector import AnomalyDetector, Evaluation
+from lightning_occ.metrics.plots import plot_certified_curve, plot_score_field, plot_score_histograms
+
+__all__ = ["CertifiedReport", "format_table", "write_report"]
+
+
+def format_table(evaluation: Evaluation, title: str = "") -> str:
+    """AUROC and certified AUROC per radius as a plain-text table."""
+    n_anomalies = int(evaluation.target.sum())
+    n_normal = evaluation.target.numel() - n_anomalies
+    bound = evaluation.lipschitz_bound
+    lines = [title] if title else []
+    lines.append(f"{evaluation.stage} set: {n_normal} normal, {n_anomalies} anomalous samples")
+    lines.append(f"Lipschitz bound of the score: {bound:.6f}" if bound is not None else "Lipschitz bound: none")
+    lines += ["", "  radius eps | certified AUROC", "  -----------+----------------"]
+    for eps, value in zip(evaluation.epsilons, evaluation.certified.tolist()):
+        if eps == 0 or bound is not None:
+            label = "0 (clean)" if eps == 0 else f"{eps:g}"
+            lines.append(f"  {label:>10} | {value:.4f}")
+    if bound is None:
+        lines.append("  (no Lipschitz bound: certify with `lightning_occ.certify` for radii > 0)")
+    return "\n".join(lines)
+
+
+def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDetector | None = None, datamodule: object = None) -> list[Path]:
+    """Write ``results.json``, ``certified_auroc.png``, ``score_histograms.png`` (and
+    ``score_field.png`` for 2-D data) into ``out_dir``; returns the written paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    results = {"metrics": evaluation.metrics(), "epsilons": evaluation.epsilons,
+               "certified_auroc": evaluation.certified.tolist(), "lipschitz_bound": evaluation.lipschitz_bound,
+               "n_samples": evaluation.target.numel(), "n_anomalies": int(evaluation.target.sum())}
+    path = out / "results.json"
+    path.write_text(json.dumps(results, indent=2))
+    written.append(path)
+    figures = {"score_histograms.png": plot_score_histograms(evaluation.scores, evaluation.target)[0]}
+    if evaluation.lipschitz_bound is not None:
+        figures["certified_auroc.png"] = plot_certified_curve(evaluation.epsilons, evaluation.certified)[0]
+    train_features = getattr(datamodule, "train_features", None)
+    test_dataset = getattr(datamodule, "test_dataset", None)
+    if model is not None and train_features is not None and test_dataset is not None:
+        train = train_features()
+        if train.ndim == 2 and train.shape[1] == 2:
+            test_x, test_y = test_dataset.tensors[:2]
+            device = model.device
+            figures["score_field.png"] = plot_score_field(lambda g: model.score(g.to(device)), train, test_x, test_y)[0]
+    for name, figure in figures.items():
+        figure.savefig(out / name, dpi=110)
+        plt.close(figure)
+        written.append(out / name)
+    return written
+
+
+class CertifiedReport(L.Callback):
+    """After ``trainer.test``: print the certified-AUROC table and write the report files.
+
+    Args:
+        out_dir: folder for the files; default ``<trainer.log_dir>/report``.
+        enabled: set False to skip the report.
+    """
+
+    def __init__(self, out_dir: str | None = None, enabled: bool = True) -> None:
+        self.out_dir = out_dir
+        self.enabled = enabled
+
+    @rank_zero_only
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        evaluation = getattr(pl_module, "last_evaluation", None)
+        if not self.enabled or evaluation is None:
+            return
+        out_dir = self.out_dir or os.path.join(trainer.log_dir or trainer.default_root_dir, "report")
+        with torch.no_grad():
+            written = write_report(evaluation, out_dir, pl_module, trainer.datamodule)
+        name = type(pl_module).__name__
+        data = getattr(getattr(trainer.datamodule, "hparams", {}), "get", lambda *_: None)("dataset")
+        print("\n" + format_table(evaluation, f"lightning-occ: {name}" + (f" on {data}" if data else "")))
+        print(f"\nReport written to {Path(out_dir).resolve()}: " + ", ".join(p.name for p in written) + "\n")
