@@ -15,6 +15,10 @@ from lightning_occ.metrics.functional import _as_epsilons, certified_auroc
 __all__ = ["CertifiedAUROC"]
 
 
+def _holds_values(state: list[Tensor] | Tensor) -> bool:
+    return state.numel() > 0 if isinstance(state, Tensor) else len(state) > 0
+
+
 class CertifiedAUROC(Metric):
     """Certified AUROC at several radii, exact under DDP.
 
@@ -69,7 +73,7 @@ class CertifiedAUROC(Metric):
     def compute(self) -> Tensor:
         """Certified AUROC at each radius, shape (K,)."""
         scores, target = dim_zero_cat(self.scores), dim_zero_cat(self.target)
-        if self.lower:
+        if _holds_values(self.lower):  # a list before synchronisation, a tensor after
             return certified_auroc(
                 None, target, self.epsilons, lower=dim_zero_cat(self.lower), upper=dim_zero_cat(self.upper)
             )

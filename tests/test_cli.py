@@ -1,0 +1,56 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lightning_occ.cli import build_cli
+from lightning_occ.detector import AnomalyDetector
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["--trainer.enable_progress_bar", "false", "--trainer.logger", "false"]
+
+
+def test_fit_then_test_from_a_config_writes_the_report(tmp_path, capsys):
+    config = ROOT / "configs/ocsdf/two_moons.yaml"
+    args = ["--config", str(config), "--trainer.max_epochs", "3", "--model.init_args.width", "16", *FAST,
+            "--report.out_dir", str(tmp_path / "report")]
+    build_cli(["fit", *args])
+    checkpoint = Path("results/ocsdf_two_moons/checkpoints/last.ckpt")
+    assert checkpoint.is_file()
+    build_cli(["test", *args, "--ckpt_path", str(checkpoint)])
+    printed = capsys.readouterr().out
+    assert "certified AUROC" in printed and "0 (clean)" in printed
+    results = json.loads((tmp_path / "report/results.json").read_text())
+    assert set(results["metrics"]) == {"test/auroc", "test/certified_auroc@0.05", "test/certified_auroc@0.1",
+                                       "test/certified_auroc@0.2"}
+    for name in ("certified_auroc.png", "score_histograms.png", "score_field.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 1000
+
+
+@pytest.mark.parametrize("config", sorted((ROOT / "configs").rglob("*.yaml")), ids=lambda p: p.stem)
+def test_every_config_parses(config):
+    cli = build_cli(["--config", str(config), "--trainer.logger", "false"], run=False)
+    assert isinstance(cli.model, AnomalyDetector)
+    assert cli.datamodule.input_shape[0] >= 2
+
+
+def test_print_config_through_python_m(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "lightning_occ", "fit", "--config", str(ROOT / "configs/ocsdf/breast_cancer.yaml"),
+         "--print_config"], capture_output=True, text=True, check=True,
+    ).stdout
+    config = yaml.safe_load(out)
+    assert config["model"]["class_path"] == "lightning_occ.models.OCSDF"
+    assert config["model"]["init_args"]["lam"] == 100.0
+
+
+def test_unknown_dataset_in_config_is_a_clear_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "lightning_occ", "fit", "--config", str(ROOT / "configs/knn/breast_cancer.yaml"),
+         "--data.init_args.dataset", "breast_cancr"], capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    assert "Unknown dataset 'breast_cancr'" in result.stderr

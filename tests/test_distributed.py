@@ -1,0 +1,27 @@
+import pytest
+import torch
+
+from lightning_occ.data import TabularDataModule, UnpaddedDistributedSampler
+from lightning_occ.models import KNNDetector
+from tests.helpers.training import tiny_trainer, trained_tiny_ocsdf
+
+
+def test_unpadded_sampler_covers_every_index_exactly_once():
+    dataset = list(range(171))
+    shards = [list(UnpaddedDistributedSampler(dataset, num_replicas=2, rank=r)) for r in range(2)]
+    assert sorted(shards[0] + shards[1]) == dataset
+    assert [len(UnpaddedDistributedSampler(dataset, num_replicas=2, rank=r)) for r in range(2)] == [86, 85]
+
+
+@pytest.mark.timeout(300)
+def test_two_process_test_metrics_equal_single_process():
+    model, datamodule = trained_tiny_ocsdf(epochs=60)
+    assert len(datamodule.test_dataset) % 2 == 1  # uneven shards: padding would show
+    knn = KNNDetector(k=5)
+    knn.fit_bank(datamodule.train_features())
+    for detector in (model, knn):
+        single = tiny_trainer().test(detector, datamodule=datamodule, verbose=False)[0]
+        double = tiny_trainer(devices=2, strategy="ddp_spawn").test(detector, datamodule=datamodule, verbose=False)[0]
+        assert double.keys() == single.keys()
+        for name, value in single.items():
+            assert double[name] == pytest.approx(value, abs=1e-7), name

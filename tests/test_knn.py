@@ -1,0 +1,39 @@
+import torch
+
+from lightning_occ.data import TabularDataModule
+from lightning_occ.models import KNNDetector
+from tests.helpers.training import tiny_trainer
+
+
+def test_knn_score_is_mean_distance_and_1_lipschitz():
+    g = torch.Generator().manual_seed(0)
+    bank = torch.randn(200, 5, generator=g)
+    detector = KNNDetector(k=3)
+    detector.fit_bank(bank)
+    x = torch.randn(2000, 5, generator=g)
+    expected = torch.cdist(x, bank).sort(1).values[:, :3].mean(1)
+    assert torch.allclose(detector.score(x), expected, atol=1e-5)
+    y = x + torch.logspace(-3, 0, 2000).unsqueeze(1) * torch.randn(x.shape, generator=g)
+    ratio = (detector.score(x) - detector.score(y)).abs() / (x - y).norm(dim=1)
+    assert float(ratio.max()) <= detector.lipschitz_bound * (1 + 1e-4)
+
+
+def test_knn_fits_through_a_trainer_and_matches_sklearn_split_figure(tmp_path):
+    datamodule = TabularDataModule("breast_cancer", seed=0)
+    detector = KNNDetector(k=5)
+    trainer = tiny_trainer(max_epochs=1, limit_val_batches=0)
+    trainer.fit(detector, datamodule=datamodule)
+    assert detector.bank.shape == datamodule.train_features().shape
+    result = tiny_trainer().test(detector, datamodule=datamodule, verbose=False)[0]
+    assert abs(result["test/auroc"] - 0.934) < 0.005  # the reference figure for this split
+    trainer.save_checkpoint(tmp_path / "knn.ckpt")
+    restored = KNNDetector.load_from_checkpoint(tmp_path / "knn.ckpt")
+    x = datamodule.test_dataset.tensors[0]
+    assert torch.equal(restored.score(x), detector.score(x))
+
+
+def test_knn_k_larger_than_bank_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="larger than the 3 training samples"):
+        KNNDetector(k=5).fit_bank(torch.zeros(3, 2))
