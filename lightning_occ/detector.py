@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
-import torch
 from torch import Tensor
 from torchmetrics.utilities.data import dim_zero_cat
 

@@ -1,7 +1,6 @@
 import pytest
-import torch
 
-from lightning_occ.data import TabularDataModule, UnpaddedDistributedSampler
+from lightning_occ.data import UnpaddedDistributedSampler
 from lightning_occ.models import KNNDetector
 from tests.helpers.training import tiny_trainer, trained_tiny_ocsdf
 

@@ -36,7 +36,6 @@ def test_trained_ocsdf_is_1_lipschitz_on_random_pairs_and_gradients(trained):
 def test_power_iteration_on_the_jacobian_stays_below_the_bound(trained):
     model, datamodule = trained
     x0 = datamodule.test_dataset.tensors[0][:64].clone()
-    v = torch.randn_like(x0)
     for _ in range(20):  # the scalar output's Jacobian is its gradient; maximise its norm over inputs
         x0.requires_grad_(True)
         (grad,) = torch.autograd.grad(model.f(x0).sum(), x0)
