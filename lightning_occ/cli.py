@@ -9,14 +9,21 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lightning_occ.detector import AnomalyDetector
 from lightning_occ.report import CertifiedReport
+from lightning_occ.trainer import OCCTrainer
 
 __all__ = ["LightningOCCCLI", "build_cli", "main"]
 
 
 class LightningOCCCLI(LightningCLI):
     """LightningCLI in subclass mode: ``--model`` is any :class:`AnomalyDetector`, ``--data`` any
-    LightningDataModule, both given as ``class_path``/``init_args`` (YAML or flags). A
+    LightningDataModule, both given as ``class_path``/``init_args`` (YAML or flags). Verbs: fit,
+    validate, test, predict and certify (:meth:`OCCTrainer.certify`). A
     :class:`~lightning_occ.report.CertifiedReport` is attached (``--report.out_dir``)."""
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        """Lightning's verbs plus ``certify`` (smoothing certificates for any trained detector)."""
+        return {**LightningCLI.subcommands(), "certify": {"model", "datamodule"}}
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(CertifiedReport, "report")
@@ -27,6 +34,7 @@ def build_cli(args: Any = None, run: bool = True) -> LightningOCCCLI:
     return LightningOCCCLI(
         AnomalyDetector,
         L.LightningDataModule,
+        trainer_class=OCCTrainer,
         subclass_mode_model=True,
         subclass_mode_data=True,
         seed_everything_default=0,

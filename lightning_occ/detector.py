@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import lightning as L
@@ -23,7 +23,10 @@ from torchmetrics.utilities.data import dim_zero_cat
 
 from lightning_occ.metrics import CertifiedAUROC
 
-__all__ = ["AnomalyDetector", "Evaluation"]
+__all__ = ["DETECTOR_CLASS_KEY", "AnomalyDetector", "Evaluation"]
+
+DETECTOR_CLASS_KEY = "lightning_occ_detector_class"
+"""Checkpoint key naming the detector's class, so a checkpoint alone can be loaded back."""
 
 
 @dataclass
@@ -36,15 +39,19 @@ class Evaluation:
     epsilons: list[float]
     certified: Tensor
     lipschitz_bound: float | None
+    certificate: str | None = None
+    lower: Tensor | None = None
+    upper: Tensor | None = None
+    other_curves: dict[str, Tensor] = field(default_factory=dict)
 
     @property
     def auroc(self) -> float:
         return float(self.certified[0])
 
     def metrics(self) -> dict[str, float]:
-        """``{stage}/auroc`` and ``{stage}/certified_auroc@{eps}`` (the latter only with a bound)."""
+        """``{stage}/auroc`` and ``{stage}/certified_auroc@{eps}`` (the latter only with a certificate)."""
         out = {f"{self.stage}/auroc": self.auroc}
-        if self.lipschitz_bound is not None:
+        if self.certificate is not None:
             for eps, value in zip(self.epsilons[1:], self.certified[1:].tolist()):
                 out[f"{self.stage}/certified_auroc@{eps:g}"] = value
         return out
@@ -77,14 +84,26 @@ class AnomalyDetector(L.LightningModule, ABC):
         """A proven l2 Lipschitz constant of :meth:`score`, or None if the method has none."""
         return None
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[DETECTOR_CLASS_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
+
     def forward(self, x: Tensor) -> Tensor:
         return self.score(x)
 
+    def certificate_description(self) -> str | None:
+        """How the certified AUROC is certified (shown in reports), or None when it is not."""
+        bound = self.lipschitz_bound
+        return None if bound is None else f"Lipschitz bound of the score {bound:.6f}"
+
+    def evaluation_step(self, metric: CertifiedAUROC, batch: Sequence[Tensor]) -> None:
+        """Add one evaluation batch to ``metric`` (override to add certified bounds)."""
+        metric.update(self.score(batch[0]), batch[1])
+
     def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
-        self.val_certified.update(self.score(batch[0]), batch[1])
+        self.evaluation_step(self.val_certified, batch)
 
     def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
-        self.test_certified.update(self.score(batch[0]), batch[1])
+        self.evaluation_step(self.test_certified, batch)
 
     def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
@@ -99,13 +118,18 @@ class AnomalyDetector(L.LightningModule, ABC):
         self._finish_evaluation("test", self.test_certified)
         self.test_certified.reset()
 
-    def _finish_evaluation(self, stage: str, metric: CertifiedAUROC) -> None:
+    def compute_evaluation(self, stage: str, metric: CertifiedAUROC) -> Evaluation:
+        """Turn the synchronised ``metric`` into an :class:`Evaluation` (override with ``evaluation_step``)."""
         bound = self.lipschitz_bound
         metric.lipschitz = bound if bound is not None else 0.0
         certified = metric.compute()
         with metric.sync_context():
             scores, target = dim_zero_cat(metric.scores).cpu(), dim_zero_cat(metric.target).cpu()
-        self.last_evaluation = Evaluation(stage, scores, target, self.epsilons, certified.cpu(), bound)
+        return Evaluation(stage, scores, target, self.epsilons, certified.cpu(), bound, self.certificate_description())
+
+    def _finish_evaluation(self, stage: str, metric: CertifiedAUROC) -> None:
+        self.last_evaluation = self.compute_evaluation(stage, metric)
+        bound = self.lipschitz_bound
         for name, value in self.last_evaluation.metrics().items():
             self.log(name, value)
         if bound is not None:

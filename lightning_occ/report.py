@@ -21,17 +21,19 @@ def format_table(evaluation: Evaluation, title: str = "") -> str:
     """AUROC and certified AUROC per radius as a plain-text table."""
     n_anomalies = int(evaluation.target.sum())
     n_normal = evaluation.target.numel() - n_anomalies
-    bound = evaluation.lipschitz_bound
+    certified = evaluation.certificate is not None
     lines = [title] if title else []
     lines.append(f"{evaluation.stage} set: {n_normal} normal, {n_anomalies} anomalous samples")
-    lines.append(f"Lipschitz bound of the score: {bound:.6f}" if bound is not None else "Lipschitz bound: none")
-    lines += ["", "  radius eps | certified AUROC", "  -----------+----------------"]
-    for eps, value in zip(evaluation.epsilons, evaluation.certified.tolist()):
-        if eps == 0 or bound is not None:
+    lines.append(f"Certificate: {evaluation.certificate}" if certified else "Certificate: none")
+    curves = {"certified AUROC": evaluation.certified, **evaluation.other_curves}
+    header = "  radius eps | " + " | ".join(f"{name:>15}" for name in curves)
+    lines += ["", header, "  " + "-" * (len(header) - 2)]
+    for k, eps in enumerate(evaluation.epsilons):
+        if eps == 0 or certified:
             label = "0 (clean)" if eps == 0 else f"{eps:g}"
-            lines.append(f"  {label:>10} | {value:.4f}")
-    if bound is None:
-        lines.append("  (no Lipschitz bound: certify with `lightning_occ.certify` for radii > 0)")
+            lines.append(f"  {label:>10} | " + " | ".join(f"{float(c[k]):>15.4f}" for c in curves.values()))
+    if not certified:
+        lines.append("  (no certificate: wrap the detector in lightning_occ.certify.SmoothedDetector for radii > 0)")
     return "\n".join(lines)
 
 
@@ -43,13 +45,18 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDete
     written = []
     results = {"metrics": evaluation.metrics(), "epsilons": evaluation.epsilons,
                "certified_auroc": evaluation.certified.tolist(), "lipschitz_bound": evaluation.lipschitz_bound,
+               "certificate": evaluation.certificate,
+               "other_curves": {k: v.tolist() for k, v in evaluation.other_curves.items()},
                "n_samples": evaluation.target.numel(), "n_anomalies": int(evaluation.target.sum())}
     path = out / "results.json"
     path.write_text(json.dumps(results, indent=2))
     written.append(path)
     figures = {"score_histograms.png": plot_score_histograms(evaluation.scores, evaluation.target)[0]}
-    if evaluation.lipschitz_bound is not None:
-        figures["certified_auroc.png"] = plot_certified_curve(evaluation.epsilons, evaluation.certified)[0]
+    if evaluation.certificate is not None:
+        figure, axes = plot_certified_curve(evaluation.epsilons, evaluation.certified, label="certified AUROC")
+        for name, curve in evaluation.other_curves.items():
+            plot_certified_curve(evaluation.epsilons, curve, ax=axes, label=name)
+        figures["certified_auroc.png"] = figure
     train_features = getattr(datamodule, "train_features", None)
     test_dataset = getattr(datamodule, "test_dataset", None)
     if model is not None and train_features is not None and test_dataset is not None:
