@@ -26,6 +26,7 @@ benchmarks: $(STAMP)
 	$(BIN)/pip install --quiet -c constraints.txt deel-torchlip
 	$(BIN)/python benchmarks/certified_auroc_speed.py
 	$(BIN)/python benchmarks/ocsdf_train_step.py
+	$(BIN)/python benchmarks/smoothing_speed.py
 	$(BIN)/python benchmarks/tabular_accuracy.py
 
 clean:

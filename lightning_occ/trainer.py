@@ -73,7 +73,7 @@ class OCCTrainer(L.Trainer):
                     f"{type(model).__name__}: pass the config the checkpoint was trained with."
                 )
         radii = epsilons if epsilons is not None else [e for e in detector.epsilons if e > 0]
-        settings = certifier or PercentileSmoothing(simultaneous=True, progress=False)
+        settings = certifier or PercentileSmoothing()
         smoothed = SmoothedDetector(detector, certifier=settings, epsilons=radii)
         self.test(smoothed, datamodule=datamodule)
         evaluation = smoothed.last_evaluation

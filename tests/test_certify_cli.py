@@ -15,7 +15,7 @@ from lightning_occ.trainer import OCCTrainer
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--trainer.enable_progress_bar", "false", "--trainer.logger", "false"]
-CERTIFIER = ["--certifier.sigma", "0.5", "--certifier.n", "400", "--certifier.alpha", "0.01"]
+CERTIFIER = ["--certifier.sigma", "1.0", "--certifier.n", "1000", "--certifier.alpha", "0.01"]
 
 
 def fit(config: str, *extra: str) -> Path:
@@ -58,8 +58,8 @@ def test_certify_an_ocsdf_checkpoint_and_smooth_it_through_test(tmp_path):
     assert [k for k in read_certificates(report / "certificates.csv")[0] if k.startswith("upper")] == [
         "upper@0", "upper@0.1", "upper@0.2"]
     cli = build_cli(["test", "--config", str(ROOT / config), *FAST, "--model", "lightning_occ.certify.SmoothedDetector",
-                     "--model.checkpoint", str(checkpoint), "--model.certifier.sigma", "0.5",
-                     "--model.certifier.n", "400", "--model.certifier.alpha", "0.01",
+                     "--model.checkpoint", str(checkpoint), "--model.certifier.sigma", "1.0",
+                     "--model.certifier.n", "1000", "--model.certifier.alpha", "0.01",
                      "--report.out_dir", str(tmp_path / "test")])
     assert isinstance(cli.model.detector, OCSDF)
     metrics = cli.trainer.callback_metrics

@@ -30,9 +30,11 @@ def test_linear_score_bounds_contain_the_worst_case_and_are_tight(simultaneous, 
         assert (cert.upper[:, k] - worst_high).max() <= tightness * sigma * norm_w
 
 
-def test_percentile_bounds_fail_no_more_often_than_alpha():
+@pytest.mark.parametrize("simultaneous", [False, True])
+def test_percentile_bounds_fail_no_more_often_than_alpha(simultaneous):
     sigma, eps, alpha, points = 0.5, 0.3, 0.1, 3000
-    smoother = PercentileSmoothing(sigma=sigma, n=100, epsilons=[eps], percentile=0.7, alpha=alpha)
+    smoother = PercentileSmoothing(sigma=sigma, n=100, epsilons=[eps], percentile=0.7, alpha=alpha,
+                                   simultaneous=simultaneous)
     x = torch.randn(points, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     cert = smoother.certify(linear_score, x)
     z = norm.ppf(0.7)
@@ -59,14 +61,16 @@ def test_sigma_must_be_positive():
         PercentileSmoothing(sigma=0.0)
 
 
-def test_too_few_samples_names_the_minimum_n_and_the_reachable_radius():
+@pytest.mark.parametrize(("simultaneous", "eps"), [(False, 1.0), (True, 0.5)])
+def test_too_few_samples_names_the_minimum_n_and_the_reachable_radius(simultaneous, eps):
+    settings = dict(sigma=0.25, epsilons=[eps], alpha=0.001, simultaneous=simultaneous)
     with pytest.raises(ValueError, match=r"Use n >= (\d+)") as info:
-        PercentileSmoothing(sigma=0.25, n=100, epsilons=[1.0], alpha=0.001)
+        PercentileSmoothing(n=100, **settings)
     needed = int(info.value.args[0].split("Use n >= ")[1].split(",")[0])
     assert "largest radius it can certify is" in str(info.value)
-    PercentileSmoothing(sigma=0.25, n=needed, epsilons=[1.0], alpha=0.001)  # the advertised n works
+    PercentileSmoothing(n=needed, **settings)  # the advertised n works
     with pytest.raises(ValueError):
-        PercentileSmoothing(sigma=0.25, n=needed - 1, epsilons=[1.0], alpha=0.001)
+        PercentileSmoothing(n=needed - 1, **settings)
 
 
 def test_n_too_small_even_for_radius_zero():

@@ -54,7 +54,8 @@ class PercentileSmoothing:
         epsilons: radii to certify.
         percentile: p in (0, 1); 0.5 is median smoothing.
         alpha: failure probability per sample (per radius unless ``simultaneous``).
-        simultaneous: make the bounds valid for every radius at once (DKW band).
+        simultaneous: make the bounds valid for every radius at once (DKW band; the default, since a
+            certified-AUROC curve reads all radii together). False: binomial bounds, one radius at a time.
         chunk_size: noisy inputs per forward pass.
         seed: same seed, same certificate.
         progress: show a progress bar.
@@ -77,7 +78,7 @@ class PercentileSmoothing:
         epsilons: Sequence[float] = (0.25,),
         percentile: float = 0.5,
         alpha: float = 0.001,
-        simultaneous: bool = False,
+        simultaneous: bool = True,
         chunk_size: int = 4096,
         seed: int = 0,
         progress: bool = False,

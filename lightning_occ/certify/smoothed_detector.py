@@ -51,7 +51,7 @@ class SmoothedDetector(AnomalyDetector):
         self.save_hyperparameters(ignore=["detector", "certifier"])
         self.detector = detector if detector is not None else load_detector(checkpoint)
         self.detector.eval()
-        settings = certifier or PercentileSmoothing(simultaneous=True, epsilons=[0.0])
+        settings = certifier or PercentileSmoothing(epsilons=[0.0])
         self.certifier = settings.at_radii(self.epsilons)
         self.base_metrics = nn.ModuleDict({
             "val": CertifiedAUROC(self.epsilons), "test": CertifiedAUROC(self.epsilons)})
