@@ -1,0 +1,135 @@
+"""ScenarioDataModule: one-class and latent multi-class anomaly detection on image datasets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from lightning_occ.data.distributed import evaluation_loader
+from lightning_occ.data.scenarios import resolve_normal_classes
+from lightning_occ.data.vision_sources import ImageTable, load_images
+
+__all__ = ["ScenarioDataModule", "ScenarioDataset"]
+
+
+class ScenarioDataset(Dataset):
+    """Images in [0, 1] with the anomaly label (1 = anomaly) and the hidden sub-class label.
+
+    Items are ``(image, is_anomaly, sub_label)``; the sub-label is for diagnostics (e.g. clustering
+    purity), never for training.
+    """
+
+    def __init__(self, images: Tensor, is_anomaly: Tensor, sub_labels: Tensor) -> None:
+        self.images, self.is_anomaly, self.sub_labels = images, is_anomaly, sub_labels
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor, Tensor]:
+        return self.images[index].float().div_(255.0), self.is_anomaly[index], self.sub_labels[index]
+
+
+class ScenarioDataModule(L.LightningDataModule):
+    """Image anomaly detection where a class or a super-category of classes is normal.
+
+    Training uses only the normal images of the official train split, less a seeded, stratified
+    validation part (normal and anomalous images, labels 1 = anomaly); the test set is the official
+    test split (Tiny-ImageNet: the official ``val``). Pixels are in [0, 1], so certified radii are
+    in pixel units.
+
+    Args:
+        dataset: ``mnist``, ``cifar10``, ``gtsrb``, ``tiny_imagenet``, ``digits`` (sklearn's 8x8
+            digits, offline) or ``image_folder`` (``root`` holds ``train/<class>/`` and ``test/<class>/``).
+        normal: a super-category (CUR, STR, MIX, THG, LIV, SPDL, INST, WARN, DIRC, SPEC, REGN, ANML,
+            ISCT, ISTM, STRT, VHCL), a class, or a list of classes; one class = the one-class scenario.
+        root: the data folder; default ``$LIGHTNING_OCC_DATA`` or ``./data``.
+        download: download when missing (needs network access).
+        val_size: share of the train split held out for validation.
+        batch_size, num_workers, seed: as usual.
+
+    Example:
+        >>> dm = ScenarioDataModule("digits", normal="CUR")
+        >>> dm.setup()
+        >>> dm.input_shape, dm.normal_classes
+        ((1, 8, 8), [0, 3, 8])
+    """
+
+    def __init__(
+        self,
+        dataset: str = "digits",
+        normal: str | int | Sequence[str | int] = "CUR",
+        root: str | None = None,
+        download: bool = False,
+        val_size: float = 0.1,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if not 0 < val_size < 1:
+            raise ValueError(f"val_size must lie in (0, 1), got {val_size}.")
+        self.save_hyperparameters()
+        self._table: ImageTable | None = None
+        self.normal_classes: list[int] = []
+        self.train_dataset = self.val_dataset = self.test_dataset = None
+
+    @property
+    def table(self) -> ImageTable:
+        if self._table is None:
+            hp = self.hparams
+            self._table = load_images(hp.dataset, Path(hp.root) if hp.root else None, hp.download)
+            self.normal_classes = resolve_normal_classes(hp.dataset, hp.normal, self._table.num_classes,
+                                                         self._table.class_names)
+        return self._table
+
+    def prepare_data(self) -> None:
+        if self.hparams.download:
+            load_images(self.hparams.dataset, self.hparams.root, download=True)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.table.train_images.shape[1:])
+
+    def _is_anomaly(self, labels: Tensor) -> Tensor:
+        return (~torch.isin(labels, torch.tensor(self.normal_classes))).long()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_dataset is not None:
+            return
+        table, hp = self.table, self.hparams
+        labels = table.train_labels
+        rows = np.arange(len(labels))
+        train_rows, val_rows = train_test_split(rows, test_size=hp.val_size, stratify=labels.numpy(),
+                                                random_state=hp.seed)
+        is_anomaly = self._is_anomaly(labels)
+        train_rows = train_rows[is_anomaly[train_rows].numpy() == 0]
+        train_rows, val_rows = torch.from_numpy(np.sort(train_rows)), torch.from_numpy(np.sort(val_rows))
+        self.train_dataset = ScenarioDataset(table.train_images[train_rows], is_anomaly[train_rows], labels[train_rows])
+        self.val_dataset = ScenarioDataset(table.train_images[val_rows], is_anomaly[val_rows], labels[val_rows])
+        self.test_dataset = ScenarioDataset(table.test_images, self._is_anomaly(table.test_labels), table.test_labels)
+
+    def train_features(self) -> Tensor:
+        """All training images in [0, 1], shape (N, C, H, W)."""
+        self.setup()
+        return self.train_dataset.images.float().div_(255.0)
+
+    def train_dataloader(self) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.hparams.seed)
+        return DataLoader(self.train_dataset, batch_size=self.hparams.batch_size, shuffle=True,
+                          generator=generator, num_workers=self.hparams.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        return evaluation_loader(self.val_dataset, self.hparams.batch_size, self.hparams.num_workers)
+
+    def test_dataloader(self) -> DataLoader:
+        return evaluation_loader(self.test_dataset, self.hparams.batch_size, self.hparams.num_workers)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()
