@@ -17,7 +17,7 @@ demo: $(STAMP)
 	@echo "== Training OCSDF on breast cancer (benign = normal); results in results/ocsdf_breast_cancer =="
 	$(BIN)/lightning-occ fit --config configs/ocsdf/breast_cancer.yaml --trainer.enable_progress_bar false
 	$(BIN)/lightning-occ test --config configs/ocsdf/breast_cancer.yaml \
-		--ckpt_path results/ocsdf_breast_cancer/checkpoints/last.ckpt --trainer.enable_progress_bar false
+		--ckpt_path results/ocsdf_breast_cancer/checkpoints/best.ckpt --trainer.enable_progress_bar false
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q lightning_occ tests

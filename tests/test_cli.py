@@ -44,7 +44,7 @@ def test_print_config_through_python_m(tmp_path):
     ).stdout
     config = yaml.safe_load(out)
     assert config["model"]["class_path"] == "lightning_occ.models.OCSDF"
-    assert config["model"]["init_args"]["lam"] == 100.0
+    assert config["model"]["init_args"]["lam"] == 3.0
 
 
 def test_unknown_dataset_in_config_is_a_clear_error(tmp_path):

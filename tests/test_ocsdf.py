@@ -67,7 +67,7 @@ def test_negatives_respect_warmup_and_domain():
 
 
 def test_ocsdf_refuses_wrong_feature_count():
-    with pytest.raises(ValueError, match="expects inputs with 3 features"):
+    with pytest.raises(ValueError, match=r"expects inputs of shape \(3,\) \(3 values\)"):
         OCSDF(in_features=3, width=16, depth=2).score(torch.zeros(2, 4))
 
 

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from lightning_occ.detector import AnomalyDetector
 from lightning_occ.nn import LipschitzMLP, hkr_loss, initial_negatives, newton_raphson_negatives
+from lightning_occ.nn.lipschitz_convnet import LipschitzConvNet
 from lightning_occ.nn.negatives import frozen_parameters
 
 __all__ = ["OCSDF"]
@@ -28,11 +29,17 @@ class OCSDF(AnomalyDetector):
     :mod:`lightning_occ.nn.orthogonal`), so the forward pass costs what an unconstrained MLP costs.
 
     Args:
-        in_features: input dimension; inferred from the DataModule's ``input_shape`` when None.
-        width: hidden width of the network.
-        depth: number of hidden layers.
-        activation: ``groupsort2`` (default) or ``fullsort`` (the paper's tabular choice; in our
-            runs on 2 CPU cores it stayed near its initialisation within the training budget).
+        in_features: input dimension (tabular); inferred from the DataModule's ``input_shape`` when
+            neither it nor ``input_shape`` is given.
+        input_shape: full input shape, e.g. ``(1, 28, 28)`` for the convolutional network.
+        network: ``mlp`` (:class:`~lightning_occ.nn.LipschitzMLP`, tabular) or ``conv``
+            (:class:`~lightning_occ.nn.lipschitz_convnet.LipschitzConvNet`, images in [0, 1]).
+        width: hidden width of the MLP.
+        depth: number of hidden layers of the MLP.
+        activation: MLP activation, ``groupsort2`` (default) or ``fullsort`` (the paper's tabular
+            choice; in our runs on 2 CPU cores it stayed near its initialisation).
+        channels: conv network channels per stage.
+        convs_per_stage: conv network convolutions per stage.
         margin: HKR margin m.
         lam: HKR lambda (the loss is divided by it, as in the reference code).
         negative_steps: T, Newton-Raphson steps per batch after warm-up.
@@ -62,9 +69,13 @@ class OCSDF(AnomalyDetector):
     def __init__(
         self,
         in_features: int | None = None,
+        input_shape: Sequence[int] | None = None,
+        network: Literal["mlp", "conv"] = "mlp",
         width: int = 512,
         depth: int = 4,
         activation: Literal["fullsort", "groupsort2"] = "groupsort2",
+        channels: Sequence[int] = (32, 64, 128),
+        convs_per_stage: int = 2,
         margin: float = 0.05,
         lam: float = 100.0,
         negative_steps: int = 4,
@@ -85,18 +96,30 @@ class OCSDF(AnomalyDetector):
             raise ValueError(f"domain must be (low, high) with low < high, got {domain}.")
         if negative_init == "uniform" and domain is None:
             raise ValueError("negative_init='uniform' needs an explicit domain box, e.g. [0.0, 1.0] for images.")
+        if in_features is not None and input_shape is not None and int(torch.Size(input_shape).numel()) != in_features:
+            raise ValueError(f"in_features={in_features} contradicts input_shape={tuple(input_shape)}.")
         self.save_hyperparameters()
-        self.net: LipschitzMLP | None = None
+        self.net: LipschitzMLP | LipschitzConvNet | None = None
+        self.input_shape: tuple[int, ...] | None = None
         self.register_buffer("negative_std", None)
         self.register_buffer("domain_box", torch.tensor(domain if domain is not None else (-5.0, 5.0)))
-        if in_features is not None:
-            self._build(in_features)
+        self.register_buffer("median_train_f", torch.tensor(float("nan")))
+        shape = tuple(input_shape) if input_shape is not None else (in_features,) if in_features is not None else None
+        if shape is not None:
+            self._build(shape)
 
-    def _build(self, in_features: int) -> None:
+    def _build(self, shape: Sequence[int]) -> None:
         hp = self.hparams
-        self.net = LipschitzMLP(in_features, hp.width, hp.depth, hp.activation)
+        self.input_shape = tuple(int(d) for d in shape)
+        features = int(torch.Size(self.input_shape).numel())
+        if hp.network == "conv":
+            if len(self.input_shape) != 3:
+                raise ValueError(f"network='conv' needs (C, H, W) inputs, got shape {self.input_shape}.")
+            self.net = LipschitzConvNet(self.input_shape, hp.channels, hp.convs_per_stage)
+        else:
+            self.net = LipschitzMLP(features, hp.width, hp.depth, hp.activation)
         if hp.negative_init == "gaussian":
-            self.negative_std = torch.ones(in_features)
+            self.negative_std = torch.ones(self.input_shape)
 
     def setup(self, stage: str) -> None:
         if self.net is not None:
@@ -104,10 +127,11 @@ class OCSDF(AnomalyDetector):
         shape = getattr(self.trainer.datamodule, "input_shape", None) if self.trainer else None
         if shape is None:
             raise ValueError("OCSDF needs `in_features`, or a DataModule with an `input_shape` to infer it from.")
+        self.hparams.input_shape = list(shape)
         self.hparams.in_features = int(torch.Size(shape).numel())
-        self._build(self.hparams.in_features)
+        self._build(shape)
 
-    def _require_net(self) -> LipschitzMLP:
+    def _require_net(self) -> LipschitzMLP | LipschitzConvNet:
         if self.net is None:
             raise RuntimeError("The network is not built yet: pass `in_features` or let a Trainer set the model up.")
         return self.net
@@ -118,10 +142,13 @@ class OCSDF(AnomalyDetector):
 
     def score(self, x: Tensor) -> Tensor:
         net = self._require_net()
-        expected = net.constrained_layers()[0].in_features
+        expected = int(torch.Size(self.input_shape).numel())
         if x[0].numel() != expected:
-            raise ValueError(f"OCSDF expects inputs with {expected} features, got shape {tuple(x.shape[1:])}.")
-        return -net(x)
+            raise ValueError(
+                f"OCSDF expects inputs of shape {self.input_shape} ({expected} values), got shape {tuple(x.shape[1:])}"
+                + (": a grayscale model fed RGB images (or the reverse)?" if x.dim() == 4 else ".")
+            )
+        return -net(x.reshape(x.shape[0], *self.input_shape))
 
     @property
     def lipschitz_bound(self) -> float:
@@ -135,7 +162,7 @@ class OCSDF(AnomalyDetector):
     def on_fit_start(self) -> None:
         if self.negative_std is None and self.hparams.domain is not None:
             return
-        max_abs = self._training_features().abs().amax(0).to(self.device)
+        max_abs = self._training_features().abs().amax(0).reshape(self.input_shape).to(self.device)
         if self.negative_std is not None:
             self.negative_std = (max_abs * self.hparams.negative_std_scale).clamp_min(1e-6)
         if self.hparams.domain is None:
@@ -148,20 +175,24 @@ class OCSDF(AnomalyDetector):
             return datamodule.train_features().flatten(1)
         return torch.cat([batch[0].flatten(1) for batch in self.trainer.train_dataloader])
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        shape = checkpoint.get("hyper_parameters", {}).get("input_shape")
+        if self.net is None and shape is not None:
+            self._build(shape)
+
     def sample_negatives(self, n: int, steps: int | None = None) -> Tensor:
         """Draw n negatives: Q0, then ``steps`` Newton-Raphson steps (default: T, or 0 in warm-up)."""
         hp = self.hparams
         net = self._require_net()
         if steps is None:
             steps = 0 if self.current_epoch < hp.warmup_epochs else hp.negative_steps
-        shape = (net.constrained_layers()[0].in_features,)
         low, high = self.domain_box.tolist()
-        z = initial_negatives(n, self.negative_std, low, high, shape, self.device)
+        z = initial_negatives(n, self.negative_std, low, high, self.input_shape, self.device)
         with frozen_parameters(net):
             return newton_raphson_negatives(net, z, steps, hp.step_scale, hp.level, low, high)
 
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
-        x = batch[0].flatten(1)
+        x = batch[0].reshape(batch[0].shape[0], *self.input_shape)
         negatives = self.sample_negatives(x.shape[0])
         net = self._require_net()
         f_positive, f_negative = net(x), net(negatives)
@@ -175,8 +206,39 @@ class OCSDF(AnomalyDetector):
         self._require_net().project_()
 
     def on_fit_end(self) -> None:
-        """A last, tight projection so the certified bound is 1 up to float32 round-off."""
+        """A last, tight projection so the certified bound is 1 up to float32 round-off; remember
+        the median of f on the training data (the level boundary samples are pushed to)."""
         self._require_net().project_(tol=1e-7, max_iter=30)
+        with torch.no_grad():
+            features = self._training_features()[:10_000].to(self.device)
+            values = torch.cat([self.f(chunk.reshape(-1, *self.input_shape)) for chunk in features.split(512)])
+            self.median_train_f = values.median()
+
+    def generate(self, n: int = 64, steps: int | None = None, level: float | None = None, seed: int = 0) -> Tensor:
+        """Boundary samples ("dreams"): uniform noise in the domain box moved by deterministic
+        Newton-Raphson steps (eta = 1) toward ``f = level`` (default: the median of f on the
+        training data, i.e. typical normal samples).
+
+        Args:
+            n: number of samples.
+            steps: Newton-Raphson steps; default ``50 * T``.
+            level: target level of f.
+            seed: noise seed.
+
+        Returns:
+            Samples of the input shape, shape (n, *input_shape).
+        """
+        net = self._require_net()
+        hp = self.hparams
+        if level is None:
+            level = float(self.median_train_f) if torch.isfinite(self.median_train_f) else 0.0
+        steps = steps if steps is not None else 50 * max(1, hp.negative_steps)
+        low, high = self.domain_box.tolist()
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        z = torch.rand((n, *self.input_shape), generator=generator, device=self.device) * (high - low) + low
+        with frozen_parameters(net):
+            return newton_raphson_negatives(net, z, steps, float(steps), level, low, high,
+                                            eta=torch.ones(n, device=self.device))
 
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.RMSprop(self.parameters(), lr=self.hparams.lr)
