@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import lightning as L
-from torch import Tensor
+import torch
+from torch import Tensor, nn
 from torchmetrics.utilities.data import dim_zero_cat
 
+from lightning_occ.attacks import PGDSettings, pgd_attack_scores
 from lightning_occ.metrics import CertifiedAUROC
 
 __all__ = ["DETECTOR_CLASS_KEY", "AnomalyDetector", "Evaluation"]
@@ -74,6 +76,14 @@ class AnomalyDetector(L.LightningModule, ABC):
         self.val_certified = CertifiedAUROC(radii)
         self.test_certified = CertifiedAUROC(radii)
         self.last_evaluation: Evaluation | None = None
+        self.attack_settings: PGDSettings | None = None
+        self.attacked_metrics: nn.ModuleList | None = None
+
+    def enable_attack_check(self, settings: PGDSettings | None = None) -> None:
+        """Also run an l2 PGD attack at every radius during ``test`` and report the attacked AUROC
+        next to the clean and certified ones (see :class:`lightning_occ.attack_check.AttackCheck`)."""
+        self.attack_settings = settings or PGDSettings()
+        self.attacked_metrics = nn.ModuleList(CertifiedAUROC([0.0], lipschitz=0.0) for _ in self.epsilons)
 
     @abstractmethod
     def score(self, x: Tensor) -> Tensor:
@@ -104,6 +114,11 @@ class AnomalyDetector(L.LightningModule, ABC):
 
     def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
         self.evaluation_step(self.test_certified, batch)
+        if self.attacked_metrics is not None:
+            with torch.inference_mode(False):
+                x, target = batch[0].clone(), batch[1].clone()
+                for eps, metric in zip(self.epsilons, self.attacked_metrics):
+                    metric.update(pgd_attack_scores(self.score, x, target, eps, self.attack_settings), target)
 
     def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
@@ -129,6 +144,13 @@ class AnomalyDetector(L.LightningModule, ABC):
 
     def _finish_evaluation(self, stage: str, metric: CertifiedAUROC) -> None:
         self.last_evaluation = self.compute_evaluation(stage, metric)
+        if stage == "test" and self.attacked_metrics is not None:
+            attacked = torch.cat([m.compute().cpu().reshape(-1) for m in self.attacked_metrics])
+            self.last_evaluation.other_curves["attacked AUROC (PGD)"] = attacked
+            for eps, value, m in zip(self.epsilons[1:], attacked[1:].tolist(), list(self.attacked_metrics)[1:]):
+                self.log(f"{stage}/attacked_auroc@{eps:g}", value)
+            for m in self.attacked_metrics:
+                m.reset()
         bound = self.lipschitz_bound
         for name, value in self.last_evaluation.metrics().items():
             self.log(name, value)

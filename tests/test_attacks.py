@@ -1,0 +1,62 @@
+"""PGD attack on scores: closed form for a linear score; certified <= attacked <= clean on trained models."""
+
+import torch
+
+from lightning_occ.attack_check import AttackCheck
+from lightning_occ.attacks import PGDSettings, attacked_auroc, pgd_attack_scores
+from lightning_occ.models import KNNDetector
+from tests.helpers.training import tiny_trainer, trained_tiny_ocsdf
+
+
+def test_pgd_reaches_the_worst_case_of_a_linear_score():
+    w = torch.tensor([3.0, -4.0])
+    x = torch.randn(10, 2, generator=torch.Generator().manual_seed(0))
+    target = torch.tensor([0, 1] * 5)
+    attacked = pgd_attack_scores(lambda z: z @ w, x, target, eps=0.5, settings=PGDSettings(steps=50))
+    worst = x @ w + torch.where(target.bool(), -0.5, 0.5) * w.norm()
+    gap = torch.where(target.bool(), attacked - worst, worst - attacked)
+    assert float(gap.min()) >= -1e-4  # never beyond the true worst case
+    assert float(gap.max()) <= 0.05 * 0.5 * float(w.norm())  # and close to it (PGD is empirical)
+
+
+def test_attack_stays_in_the_box():
+    seen = []
+
+    def score(z):
+        seen.append(z.detach().clone())
+        return z.sum(1)
+
+    pgd_attack_scores(score, torch.full((4, 3), 0.95), torch.tensor([0, 0, 1, 1]), 0.5, PGDSettings(low=0.0, high=1.0))
+    assert all(float(z.min()) >= 0.0 and float(z.max()) <= 1.0 for z in seen)
+
+
+def assert_sound_ordering(clean: float, attacked: torch.Tensor, certified: torch.Tensor) -> None:
+    for k in range(1, len(attacked)):
+        assert certified[k] <= attacked[k] + 1e-12, (k, certified, attacked)
+        assert attacked[k] <= clean + 1e-12
+    assert attacked[-1] < clean  # the attack does something
+
+
+def test_certified_at_most_attacked_at_most_clean_for_a_trained_ocsdf():
+    model, datamodule = trained_tiny_ocsdf(epochs=120)
+    model.epsilons = [0.0, 0.25, 0.5, 1.0]
+    model.enable_attack_check(PGDSettings(steps=20))
+    tiny_trainer().test(model, datamodule=datamodule, verbose=False)
+    evaluation = model.last_evaluation
+    assert_sound_ordering(evaluation.auroc, evaluation.other_curves["attacked AUROC (PGD)"], evaluation.certified)
+
+
+def test_attack_check_callback_on_a_knn_detector():
+    from lightning_occ.data import TabularDataModule
+
+    datamodule = TabularDataModule("breast_cancer")
+    datamodule.setup()
+    detector = KNNDetector(k=5, epsilons=[0.5, 1.0, 2.0])
+    detector.fit_bank(datamodule.train_features())
+    results = tiny_trainer(callbacks=[AttackCheck(steps=10)]).test(detector, datamodule=datamodule, verbose=False)[0]
+    evaluation = detector.last_evaluation
+    assert_sound_ordering(evaluation.auroc, evaluation.other_curves["attacked AUROC (PGD)"], evaluation.certified)
+    assert abs(results["test/attacked_auroc@2"] - float(evaluation.other_curves["attacked AUROC (PGD)"][-1])) < 1e-6
+    x, y = datamodule.test_dataset.tensors
+    direct = attacked_auroc(detector.score, x, y, [2.0], PGDSettings(steps=10))
+    assert abs(float(direct[0]) - results["test/attacked_auroc@2"]) < 0.01  # other batches, other random starts
