@@ -38,8 +38,9 @@ def format_table(evaluation: Evaluation, title: str = "") -> str:
 
 
 def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDetector | None = None, datamodule: object = None) -> list[Path]:
-    """Write ``results.json``, ``certified_auroc.png``, ``score_histograms.png`` (and
-    ``score_field.png`` for 2-D data) into ``out_dir``; returns the written paths."""
+    """Write ``results.json``, ``certified_auroc.png``, ``score_histograms.png`` (plus
+    ``score_field.png`` for 2-D data and ``boundary_samples.png`` for image models that can
+    ``generate``) into ``out_dir``; returns the written paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -65,6 +66,14 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDete
             test_x, test_y = test_dataset.tensors[:2]
             device = model.device
             figures["score_field.png"] = plot_score_field(lambda g: model.score(g.to(device)), train, test_x, test_y)[0]
+    generate = getattr(model, "generate", None)
+    shape = getattr(model, "input_shape", None)
+    if callable(generate) and shape is not None and len(shape) == 3 and shape[0] in (1, 3):
+        from torchvision.utils import save_image
+
+        path = out / "boundary_samples.png"
+        save_image(generate(64).detach().cpu().clamp(0, 1), path, nrow=8)
+        written.append(path)
     for name, figure in figures.items():
         figure.savefig(out / name, dpi=110)
         plt.close(figure)

@@ -24,3 +24,23 @@ def test_two_process_test_metrics_equal_single_process():
         assert double.keys() == single.keys()
         for name, value in single.items():
             assert double[name] == pytest.approx(value, abs=1e-7), name
+
+
+@pytest.mark.timeout(300)
+def test_scenario_fit_on_two_processes_and_exact_test_metrics():
+    import lightning as L
+
+    from lightning_occ.data import ScenarioDataModule
+    from lightning_occ.models import OCSDF
+
+    L.seed_everything(0, verbose=False)
+    datamodule = ScenarioDataModule("digits", normal="CUR", batch_size=64)
+    model = OCSDF(network="mlp", width=32, depth=2, negative_init="uniform", domain=(0.0, 1.0), margin=0.16,
+                  level=-0.16, negative_steps=2, warmup_epochs=1, epsilons=[0.1, 0.25])
+    tiny_trainer(devices=2, strategy="ddp_spawn", max_epochs=2, limit_val_batches=0).fit(model, datamodule=datamodule)
+    assert model.lipschitz_bound <= 1 + 1e-4
+    single = tiny_trainer().test(model, datamodule=datamodule, verbose=False)[0]
+    double = tiny_trainer(devices=2, strategy="ddp_spawn").test(model, datamodule=datamodule, verbose=False)[0]
+    assert single.keys() == double.keys()
+    for name, value in single.items():
+        assert double[name] == pytest.approx(value, abs=1e-7), name

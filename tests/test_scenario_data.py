@@ -131,3 +131,21 @@ def test_unknown_image_dataset():
     with pytest.raises(ValueError, match="Unknown image dataset 'svhn'"):
         ScenarioDataModule("svhn").setup()
     assert torch.is_tensor(ScenarioDataModule("digits").train_features())
+
+
+def test_fit_and_test_an_image_scenario_from_its_config(tmp_path, capsys):
+    from lightning_occ.cli import build_cli
+
+    config = Path(__file__).resolve().parents[1] / "configs/ocsdf/digits_cur.yaml"
+    args = ["--config", str(config), "--trainer.max_epochs", "2", "--model.init_args.width", "32",
+            "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
+            "--report.out_dir", str(tmp_path / "report")]
+    build_cli(["fit", *args])
+    checkpoint = Path("results/ocsdf_digits_cur/checkpoints/last.ckpt")
+    build_cli(["test", *args, "--ckpt_path", str(checkpoint)])
+    assert "0 (clean)" in capsys.readouterr().out
+    grid = tmp_path / "report" / "boundary_samples.png"
+    assert grid.stat().st_size > 500
+    from PIL import Image
+
+    assert Image.open(grid).size == (8 * 8 + 9 * 2, 8 * 8 + 9 * 2)  # 8x8 grid of 8x8 digits, 2-pixel padding

@@ -40,6 +40,7 @@ class OCSDF(AnomalyDetector):
             choice; in our runs on 2 CPU cores it stayed near its initialisation).
         channels: conv network channels per stage.
         convs_per_stage: conv network convolutions per stage.
+        conv_head: ``flatten`` (keeps input gradients larger) or ``global_pool`` (the paper's).
         margin: HKR margin m.
         lam: HKR lambda (the loss is divided by it, as in the reference code).
         negative_steps: T, Newton-Raphson steps per batch after warm-up.
@@ -75,7 +76,8 @@ class OCSDF(AnomalyDetector):
         depth: int = 4,
         activation: Literal["fullsort", "groupsort2"] = "groupsort2",
         channels: Sequence[int] = (32, 64, 128),
-        convs_per_stage: int = 2,
+        convs_per_stage: int | Sequence[int] = 2,
+        conv_head: Literal["flatten", "global_pool"] = "flatten",
         margin: float = 0.05,
         lam: float = 100.0,
         negative_steps: int = 4,
@@ -104,6 +106,7 @@ class OCSDF(AnomalyDetector):
         self.register_buffer("negative_std", None)
         self.register_buffer("domain_box", torch.tensor(domain if domain is not None else (-5.0, 5.0)))
         self.register_buffer("median_train_f", torch.tensor(float("nan")))
+        self.register_buffer("built_input_shape", torch.zeros(0, dtype=torch.long))
         shape = tuple(input_shape) if input_shape is not None else (in_features,) if in_features is not None else None
         if shape is not None:
             self._build(shape)
@@ -111,11 +114,12 @@ class OCSDF(AnomalyDetector):
     def _build(self, shape: Sequence[int]) -> None:
         hp = self.hparams
         self.input_shape = tuple(int(d) for d in shape)
+        self.built_input_shape = torch.tensor(self.input_shape, dtype=torch.long)
         features = int(torch.Size(self.input_shape).numel())
         if hp.network == "conv":
             if len(self.input_shape) != 3:
                 raise ValueError(f"network='conv' needs (C, H, W) inputs, got shape {self.input_shape}.")
-            self.net = LipschitzConvNet(self.input_shape, hp.channels, hp.convs_per_stage)
+            self.net = LipschitzConvNet(self.input_shape, hp.channels, hp.convs_per_stage, head=hp.conv_head)
         else:
             self.net = LipschitzMLP(features, hp.width, hp.depth, hp.activation)
         if hp.negative_init == "gaussian":
@@ -175,10 +179,15 @@ class OCSDF(AnomalyDetector):
             return datamodule.train_features().flatten(1)
         return torch.cat([batch[0].flatten(1) for batch in self.trainer.train_dataloader])
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        shape = checkpoint.get("hyper_parameters", {}).get("input_shape")
-        if self.net is None and shape is not None:
-            self._build(shape)
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        """Build a lazily-inferred network before loading weights into it (checkpoints, and the
+        weights ``ddp_spawn`` sends back to the main process, where ``setup`` never ran)."""
+        shape = state_dict.get(prefix + "built_input_shape")
+        if self.net is None and shape is not None and shape.numel() > 0:
+            self._build(shape.tolist())
+            self.hparams.input_shape = shape.tolist()
+            self.hparams.in_features = int(shape.prod())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def sample_negatives(self, n: int, steps: int | None = None) -> Tensor:
         """Draw n negatives: Q0, then ``steps`` Newton-Raphson steps (default: T, or 0 in warm-up)."""
@@ -235,8 +244,8 @@ class OCSDF(AnomalyDetector):
         steps = steps if steps is not None else 50 * max(1, hp.negative_steps)
         low, high = self.domain_box.tolist()
         generator = torch.Generator(device=self.device).manual_seed(seed)
-        z = torch.rand((n, *self.input_shape), generator=generator, device=self.device) * (high - low) + low
-        with frozen_parameters(net):
+        with torch.inference_mode(False), frozen_parameters(net):  # also callable from evaluation hooks
+            z = torch.rand((n, *self.input_shape), generator=generator, device=self.device) * (high - low) + low
             return newton_raphson_negatives(net, z, steps, float(steps), level, low, high,
                                             eta=torch.ones(n, device=self.device))
 

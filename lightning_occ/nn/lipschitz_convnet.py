@@ -17,7 +17,8 @@ __all__ = ["LipschitzConvNet"]
 
 class LipschitzConvNet(nn.Module):
     """Stages of ``convs_per_stage`` x (3x3 conv, GroupSort2), scaled 2x2 pooling between stages,
-    scaled global average pooling and a unit-norm dense output: ``(N, C, H, W) -> (N,)``.
+    then a head (flatten or scaled global average pooling) and a unit-norm dense output:
+    ``(N, C, H, W) -> (N,)``.
 
     The paper's images network is ``channels=(64, 128, 256)``, ``convs_per_stage=(4, 4, 3)``.
 
@@ -27,6 +28,8 @@ class LipschitzConvNet(nn.Module):
         convs_per_stage: convolutions per stage, one number for all stages or one per stage.
         input_scale: a fixed factor applied to the input inside the network (e.g. to normalise
             pixel values); it enters :meth:`lipschitz_bound`.
+        head: ``flatten`` (an isometry, then a unit-norm dense layer; keeps input gradients large)
+            or ``global_pool`` (the paper's scaled global average pooling).
 
     Example:
         >>> net = LipschitzConvNet((1, 8, 8), channels=(4, 8), convs_per_stage=1)
@@ -42,6 +45,7 @@ class LipschitzConvNet(nn.Module):
         channels: Sequence[int] = (32, 64, 128),
         convs_per_stage: int | Sequence[int] = 2,
         input_scale: float = 1.0,
+        head: str = "flatten",
     ) -> None:
         super().__init__()
         if len(input_shape) != 3:
@@ -65,7 +69,12 @@ class LipschitzConvNet(nn.Module):
             for _ in range(count):
                 layers += [ProjectedConv2d(in_channels, width, 3, size), GroupSort(2)]
                 in_channels = width
-        layers += [ScaledGlobalAvgPool2d(), FrobeniusLinear(in_channels, 1)]
+        if head == "global_pool":
+            layers += [ScaledGlobalAvgPool2d(), FrobeniusLinear(in_channels, 1)]
+        elif head == "flatten":
+            layers += [nn.Flatten(), FrobeniusLinear(in_channels * size[0] * size[1], 1)]
+        else:
+            raise ValueError(f"head must be 'flatten' or 'global_pool', got {head!r}.")
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -91,7 +100,8 @@ class LipschitzConvNet(nn.Module):
         Proof: ``forward`` composes the input scaling (constant ``|input_scale|``), convolutions
         (each bounded by :func:`~lightning_occ.nn.lipschitz_conv.conv_operator_norm_bound`, biases do
         not change a constant), GroupSort2 (a permutation on each linear piece: 1), scaled average
-        pools (1, see :class:`ScaledAvgPool2d`), the scaled global pool (1) and a dense layer
+        pools (1, see :class:`ScaledAvgPool2d`), the head (flatten: an isometry; the scaled global
+        pool: 1) and a dense layer
         (its exact spectral norm). Constants multiply under composition.
         """
         return abs(self.input_scale) * math.prod(layer.lipschitz_bound() for layer in self.constrained_layers())
