@@ -66,7 +66,7 @@ def main() -> None:
     print(f"\nmean over seeds {args.seeds}\n{header}\n|---|---|---|---|---|")
     for name, rows in table.items():
         means = [statistics.mean(col) for col in zip(*rows)]
-        cells = [f"{m:.3f}" for m in means] + ["-"] * (1 + len(RADII) - len(means))
+        cells = [f"{m:.4f}" for m in means] + ["-"] * (1 + len(RADII) - len(means))
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
