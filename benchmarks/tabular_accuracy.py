@@ -22,12 +22,12 @@ from lightning_occ.models import OCSDF, KNNDetector
 RADII = [0.25, 0.5, 1.0]
 
 
-def trainer(epochs: int, select_dir: str | None = None) -> L.Trainer:
+def trainer(epochs: int, select_dir: str | None = None, val_every: int = 25) -> L.Trainer:
     """A CPU trainer; with ``select_dir``, validate every 25 epochs and keep the best val/auroc (as the config does)."""
     callbacks = [ModelCheckpoint(select_dir, filename="best", monitor="val/auroc", mode="max",
                                  enable_version_counter=False)] if select_dir else []
     return L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, callbacks=callbacks,
-                     enable_checkpointing=bool(select_dir), check_val_every_n_epoch=25, enable_progress_bar=False,
+                     enable_checkpointing=bool(select_dir), check_val_every_n_epoch=val_every, enable_progress_bar=False,
                      enable_model_summary=False, limit_val_batches=1.0 if select_dir else 0, num_sanity_val_steps=0)
 
 
@@ -42,15 +42,17 @@ def main() -> None:
     parser.add_argument("--lr_final", type=float, default=5e-6, help="linear learning-rate decay target")
     parser.add_argument("--lam", type=float, default=3.0, help="HKR lambda")
     parser.add_argument("--last", action="store_true", help="test the last epoch instead of the best val/auroc")
+    parser.add_argument("--val_every", type=int, default=10, help="validation (and selection) period in epochs")
+    parser.add_argument("--std_scale", type=float, default=1.0, help="OCSDF negative_std_scale")
     args = parser.parse_args()
     table: dict[str, list[list[float]]] = {"OCSDF": [], "kNN (k=5)": [], "OC-SVM (clean only)": []}
     for seed in args.seeds:
         L.seed_everything(seed, verbose=False)
         dm = TabularDataModule("breast_cancer", seed=seed)
         model = OCSDF(width=512, depth=4, warmup_epochs=args.epochs // 9, epsilons=RADII,
-                      lr_final=args.lr_final, lam=args.lam)
+                      lr_final=args.lr_final, lam=args.lam, negative_std_scale=args.std_scale)
         with tempfile.TemporaryDirectory() as folder:
-            fit = trainer(args.epochs, None if args.last else folder)
+            fit = trainer(args.epochs, None if args.last else folder, args.val_every)
             fit.fit(model, datamodule=dm)
             if not args.last:
                 model = OCSDF.load_from_checkpoint(fit.checkpoint_callback.best_model_path)
