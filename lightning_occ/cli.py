@@ -9,6 +9,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lightning_occ.detector import AnomalyDetector
 from lightning_occ.report import CertifiedReport
+from lightning_occ.tracking import check_strategy_name, check_wandb_ready
 from lightning_occ.trainer import OCCTrainer
 
 __all__ = ["LightningOCCCLI", "build_cli", "main"]
@@ -27,6 +28,14 @@ class LightningOCCCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(CertifiedReport, "report")
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
+        check_strategy_name(config.get("trainer", {}).get("strategy"))
+
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        check_wandb_ready(self.trainer.loggers)  # before any data is loaded or a step is taken
 
 
 def build_cli(args: Any = None, run: bool = True) -> LightningOCCCLI:

@@ -14,7 +14,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from lightning_occ.detector import AnomalyDetector, Evaluation
 from lightning_occ.metrics.plots import plot_certified_curve, plot_score_field, plot_score_histograms
 
-__all__ = ["CertifiedReport", "format_table", "write_report"]
+__all__ = ["CertifiedReport", "format_table", "log_report", "write_report"]
 
 
 def format_table(evaluation: Evaluation, title: str = "") -> str:
@@ -81,6 +81,32 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDete
     return written
 
 
+def log_report(loggers: list[object], evaluation: Evaluation, images: list[Path]) -> None:
+    """Send the certified-AUROC curve and the report images to every logger that can take them.
+
+    Loggers with ``log_table`` (W&B) get the curve as a table; loggers with ``log_image`` (W&B)
+    get the PNGs; a TensorBoard ``SummaryWriter`` gets them through ``add_image``. CSV loggers keep
+    the scalar metrics only (the files are in the report folder).
+    """
+    columns = ["eps", "certified_auroc", *evaluation.other_curves]
+    curves = [evaluation.certified, *evaluation.other_curves.values()]
+    rows = [[eps, *(float(c[k]) for c in curves)] for k, eps in enumerate(evaluation.epsilons)]
+    stage = evaluation.stage
+    for logger in loggers:
+        if hasattr(logger, "log_table"):
+            logger.log_table(key=f"{stage}/certified_auroc_curve", columns=columns, data=rows)
+        if hasattr(logger, "log_image"):
+            for path in images:
+                logger.log_image(key=f"{stage}/{path.stem}", images=[str(path)])
+        elif hasattr(getattr(logger, "experiment", None), "add_image"):
+            import numpy as np
+            from PIL import Image
+
+            for path in images:
+                array = np.asarray(Image.open(path).convert("RGB"))
+                logger.experiment.add_image(f"{stage}/{path.stem}", array, dataformats="HWC")
+
+
 class CertifiedReport(L.Callback):
     """After ``trainer.test``: print the certified-AUROC table and write the report files.
 
@@ -105,3 +131,4 @@ class CertifiedReport(L.Callback):
         data = getattr(getattr(trainer.datamodule, "hparams", {}), "get", lambda *_: None)("dataset")
         print("\n" + format_table(evaluation, f"lightning-occ: {name}" + (f" on {data}" if data else "")))
         print(f"\nReport written to {Path(out_dir).resolve()}: " + ", ".join(p.name for p in written) + "\n")
+        log_report(trainer.loggers, evaluation, [p for p in written if p.suffix == ".png"])

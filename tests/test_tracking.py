@@ -1,0 +1,59 @@
+"""W&B logging read back from an offline run, fail-fast checks for online W&B and strategy names."""
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from lightning_occ.cli import build_cli
+from tests.helpers.wandb_offline import offline_run_contents
+
+ROOT = Path(__file__).resolve().parents[1]
+KNN = ["--config", str(ROOT / "configs/knn/breast_cancer.yaml"), "--trainer.enable_progress_bar", "false"]
+WANDB = ["--config", str(ROOT / "configs/logger/wandb.yaml")]
+
+
+def test_offline_wandb_run_holds_the_returned_test_metrics(tmp_path, monkeypatch):
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    args = [*KNN, *WANDB, "--trainer.logger.init_args.save_dir", str(tmp_path / "wandb"),
+            "--trainer.logger.init_args.log_model", "false", "--report.out_dir", str(tmp_path / "report")]
+    build_cli(["fit", *args])
+    cli = build_cli(["test", *args, "--ckpt_path", "results/knn_breast_cancer/checkpoints/last.ckpt"])
+    returned = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
+    wandb.finish()
+    summary, history, config = offline_run_contents(tmp_path / "wandb")
+    assert {"test/auroc", "test/certified_auroc@0.25", "test/certified_auroc@1"} <= set(summary)
+    for name in ("test/auroc", "test/certified_auroc@0.1", "test/certified_auroc@0.5"):
+        assert summary[name] == pytest.approx(returned[name], abs=1e-7)
+    assert summary["test/certified_auroc_curve/_type"] == "table-file"
+    assert summary["test/certified_auroc/_type"] == "images/separated"  # the curve PNG
+    assert any("val/auroc" in row for row in history)
+    assert config["k"] == 5 and config["dataset"] == "breast_cancer"
+
+
+def test_online_wandb_without_credentials_fails_before_training(tmp_path, monkeypatch):
+    for name in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    with pytest.raises(RuntimeError, match="no API key.*wandb login.*offline true"):
+        build_cli(["fit", *KNN, *WANDB, "--trainer.logger.init_args.save_dir", str(tmp_path)])
+    assert not Path("results/knn_breast_cancer/checkpoints").exists()  # nothing ran
+
+
+def test_online_wandb_without_network_fails_fast(tmp_path, monkeypatch):
+    with socket.socket() as probe:  # a port on 127.0.0.1 that nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{port}")
+    with pytest.raises(RuntimeError, match="cannot be reached"):
+        build_cli(["fit", *KNN, *WANDB, "--trainer.logger.init_args.save_dir", str(tmp_path)])
+
+
+def test_unknown_strategy_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"Unknown strategy 'ddpp'.*ddp, .*ddp_spawn"):
+        build_cli(["fit", *KNN, "--trainer.strategy", "ddpp"])
