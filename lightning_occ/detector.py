@@ -24,10 +24,12 @@ from torchmetrics.utilities.data import dim_zero_cat
 
 from lightning_occ.attacks import PGDSettings, pgd_attack_scores
 from lightning_occ.metrics import CertifiedAUROC
+from lightning_occ.rng import capture_rng_states, restore_rng_states
 
 __all__ = ["DETECTOR_CLASS_KEY", "AnomalyDetector", "Evaluation"]
 
 DETECTOR_CLASS_KEY = "lightning_occ_detector_class"
+RNG_STATES_KEY = "lightning_occ_rng_states"
 """Checkpoint key naming the detector's class, so a checkpoint alone can be loaded back."""
 
 
@@ -96,6 +98,17 @@ class AnomalyDetector(L.LightningModule, ABC):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[DETECTOR_CLASS_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
+        checkpoint[RNG_STATES_KEY] = capture_rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._resume_rng_states = checkpoint.get(RNG_STATES_KEY)
+
+    def on_train_start(self) -> None:
+        """When resuming ``fit``, continue the random streams (negatives, noise) where the checkpoint left them."""
+        states = getattr(self, "_resume_rng_states", None)
+        if states is not None:
+            restore_rng_states(states)
+            self._resume_rng_states = None
 
     def forward(self, x: Tensor) -> Tensor:
         return self.score(x)

@@ -13,6 +13,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from lightning_occ.data.distributed import evaluation_loader
+from lightning_occ.data.sampling import EpochSeededSampler
 from lightning_occ.data.scenarios import resolve_normal_classes
 from lightning_occ.data.vision_sources import ImageTable, load_images
 
@@ -121,9 +122,10 @@ class ScenarioDataModule(L.LightningDataModule):
         return self.train_dataset.images.float().div_(255.0)
 
     def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.hparams.seed)
-        return DataLoader(self.train_dataset, batch_size=self.hparams.batch_size, shuffle=True,
-                          generator=generator, num_workers=self.hparams.num_workers)
+        return DataLoader(self.train_dataset, batch_size=self.hparams.batch_size,
+                          sampler=EpochSeededSampler(self.train_dataset, self.hparams.seed),
+                          generator=torch.Generator().manual_seed(self.hparams.seed),
+                          num_workers=self.hparams.num_workers)
 
     def val_dataloader(self) -> DataLoader:
         return evaluation_loader(self.val_dataset, self.hparams.batch_size, self.hparams.num_workers)

@@ -13,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_occ.data.distributed import evaluation_loader
+from lightning_occ.data.sampling import EpochSeededSampler
 from lightning_occ.data.tabular_sources import check_finite, read_tabular
 
 __all__ = ["TabularDataModule"]
@@ -131,12 +132,11 @@ class TabularDataModule(L.LightningDataModule):
         return self.train_dataset.tensors[0]
 
     def train_dataloader(self) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.hparams.seed)
         return DataLoader(
             self.train_dataset,
             batch_size=self.hparams.batch_size,
-            shuffle=True,
-            generator=generator,
+            sampler=EpochSeededSampler(self.train_dataset, self.hparams.seed),
+            generator=torch.Generator().manual_seed(self.hparams.seed),  # worker seeds; global RNG untouched
             num_workers=self.hparams.num_workers,
         )
 

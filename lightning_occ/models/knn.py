@@ -75,6 +75,7 @@ class KNNDetector(AnomalyDetector):
         return 1.0
 
     def on_train_start(self) -> None:
+        super().on_train_start()
         datamodule = self.trainer.datamodule
         if datamodule is not None and hasattr(datamodule, "train_features"):
             self.fit_bank(datamodule.train_features())
