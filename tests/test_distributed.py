@@ -27,6 +27,21 @@ def test_two_process_test_metrics_equal_single_process():
 
 
 @pytest.mark.timeout(300)
+def test_tabular_ocsdf_fit_on_two_processes_and_exact_test_metrics():
+    from lightning_occ.data import TabularDataModule
+    from lightning_occ.models import OCSDF
+
+    datamodule = TabularDataModule("breast_cancer", batch_size=64)
+    model = OCSDF(width=32, depth=2, warmup_epochs=1, negative_steps=2, epsilons=[0.25, 0.5])
+    tiny_trainer(devices=2, strategy="ddp_spawn", max_epochs=3, limit_val_batches=0).fit(model, datamodule=datamodule)
+    single = tiny_trainer().test(model, datamodule=datamodule, verbose=False)[0]
+    double = tiny_trainer(devices=2, strategy="ddp_spawn").test(model, datamodule=datamodule, verbose=False)[0]
+    assert len(datamodule.test_dataset) % 2 == 1 and single.keys() == double.keys()
+    for name, value in single.items():
+        assert double[name] == pytest.approx(value, abs=1e-7), name
+
+
+@pytest.mark.timeout(300)
 def test_scenario_fit_on_two_processes_and_exact_test_metrics():
     import lightning as L
 

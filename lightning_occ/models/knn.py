@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from lightning_occ.detector import AnomalyDetector
 
@@ -48,6 +48,9 @@ class KNNDetector(AnomalyDetector):
         self.register_buffer("bank", torch.empty(0, 0))
         self._seen: list[Tensor] = []
         self.automatic_optimization = False
+        # DistributedDataParallel refuses modules without a trainable parameter; this one is never
+        # used by the score (so `lightning-occ fit --trainer.strategy ddp` works for kNN too).
+        self.ddp_anchor = nn.Parameter(torch.zeros(()))
 
     def fit_bank(self, features: Tensor) -> None:
         """Store the (flattened) training features as the memory bank."""
@@ -74,8 +77,9 @@ class KNNDetector(AnomalyDetector):
         """
         return 1.0
 
-    def on_train_start(self) -> None:
-        super().on_train_start()
+    def on_fit_start(self) -> None:
+        """Build the bank from the DataModule's full training set (identical on every process), before
+        the sanity-check validation runs."""
         datamodule = self.trainer.datamodule
         if datamodule is not None and hasattr(datamodule, "train_features"):
             self.fit_bank(datamodule.train_features())
@@ -93,6 +97,7 @@ class KNNDetector(AnomalyDetector):
         return None
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        state_dict.setdefault(prefix + "ddp_anchor", torch.zeros(()))  # checkpoints from before the anchor
         bank = state_dict.get(prefix + "bank")
         if bank is not None:
             self.bank = torch.empty_like(bank, device=self.bank.device)
