@@ -31,12 +31,22 @@ def test_fit_then_test_from_a_config_writes_the_report(tmp_path, capsys):
         assert (tmp_path / "report" / name).stat().st_size > 1000
 
 
-@pytest.mark.parametrize("config", sorted((ROOT / "configs").rglob("*.yaml")), ids=lambda p: p.stem)
+METHOD_CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.yaml") if p.parent.name != "logger")
+
+
+@pytest.mark.parametrize("config", METHOD_CONFIGS, ids=lambda p: p.stem)
 def test_every_config_parses(config):
     cli = build_cli(["--config", str(config), "--trainer.logger", "false", "--trainer.accelerator", "cpu"], run=False)
     assert isinstance(cli.model, AnomalyDetector)
     if cli.datamodule.hparams.get("dataset") in ("breast_cancer", "wine", "two_moons", "digits", "blobs"):
         assert torch.Size(cli.datamodule.input_shape).numel() >= 2  # offline data: load it too
+
+
+@pytest.mark.parametrize("logger", sorted((ROOT / "configs/logger").glob("*.yaml")), ids=lambda p: p.stem)
+def test_logger_configs_combine_with_a_method_config(logger, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cli = build_cli(["--config", str(ROOT / "configs/knn/breast_cancer.yaml"), "--config", str(logger)], run=False)
+    assert type(cli.trainer.logger).__name__ == {"wandb": "WandbLogger", "csv": "CSVLogger"}[logger.stem]
 
 
 def test_print_config_through_python_m(tmp_path):
