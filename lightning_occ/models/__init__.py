@@ -1,6 +1,7 @@
 """Anomaly detectors, each a LightningModule following the AnomalyDetector contract."""
 
+from lightning_occ.models.compact_vae import CompactVAE
 from lightning_occ.models.knn import KNNDetector
 from lightning_occ.models.ocsdf import OCSDF
 
-__all__ = ["KNNDetector", "OCSDF"]
+__all__ = ["CompactVAE", "KNNDetector", "OCSDF"]
