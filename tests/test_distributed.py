@@ -59,3 +59,19 @@ def test_scenario_fit_on_two_processes_and_exact_test_metrics():
     assert single.keys() == double.keys()
     for name, value in single.items():
         assert double[name] == pytest.approx(value, abs=1e-7), name
+
+
+@pytest.mark.timeout(300)
+def test_compact_vae_fit_on_two_processes_and_exact_test_metrics():
+    from lightning_occ.data import TabularDataModule
+    from lightning_occ.models import CompactVAE
+
+    datamodule = TabularDataModule("breast_cancer", batch_size=64)
+    model = CompactVAE(latent="lipschitz", latent_dim=4, hidden=32, epsilons=[0.25])
+    tiny_trainer(devices=2, strategy="ddp_spawn", max_epochs=3, limit_val_batches=0).fit(model, datamodule=datamodule)
+    assert model.bank.shape[0] == len(datamodule.train_features())  # the full training set's codes
+    single = tiny_trainer().test(model, datamodule=datamodule, verbose=False)[0]
+    double = tiny_trainer(devices=2, strategy="ddp_spawn").test(model, datamodule=datamodule, verbose=False)[0]
+    assert single.keys() == double.keys()
+    for name, value in single.items():
+        assert double[name] == pytest.approx(value, abs=1e-7), name
