@@ -52,7 +52,8 @@ def main() -> None:
             print(normal, seed, "done", flush=True)
     columns = [f"{latent}/{score}" for latent in LATENTS for score in SCORES] + ["kNN"]
     print(f"\nmean AUROC over seeds {args.seeds} (one-class = mean of the 10 digits)")
-    print("| normal | " + " | ".join(columns) + " |\n|---" * (len(columns) + 1) + "|")
+    print("| normal | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
     for group in ("one-class", "CUR", "STR", "MIX"):
         print(f"| {group} | " + " | ".join(f"{statistics.mean(results[(group, c)]):.3f}" for c in columns) + " |")
     print("\nLipschitz latent, hole score, certified AUROC at " + ", ".join(f"{r:g}" for r in RADII))
