@@ -6,21 +6,12 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 from torchmetrics.classification import BinaryAUROC
 
 from lightning_occ.metrics import CertifiedAUROC
-
-
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_time  # benchmarks/ is on sys.path when run as a script
 
 
 def main() -> None:

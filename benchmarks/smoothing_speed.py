@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -24,15 +23,7 @@ from lightning_occ.models import OCSDF
 
 sys.path.insert(0, str(Path(__file__).parent))
 from center_search_loop import loop_median_distances  # noqa: E402
-
-
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_time  # noqa: E402
 
 
 def conv_net() -> nn.Module:

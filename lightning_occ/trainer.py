@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import os
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def write_certificates(evaluation: Evaluation, path: str | Path) -> Path:
             row: list[object] = [i, int(evaluation.target[i]), f"{float(evaluation.scores[i]):.9g}"]
             for k in range(len(radii)):
                 low, high = float(evaluation.lower[i, k]), float(evaluation.upper[i, k])
-                abstain = not (abs(low) != float("inf") and abs(high) != float("inf"))
+                abstain = not (math.isfinite(low) and math.isfinite(high))
                 row += [f"{low:.9g}", f"{high:.9g}", int(abstain)]
             writer.writerow(row)
     os.replace(partial, path)

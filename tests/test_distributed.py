@@ -5,6 +5,15 @@ from lightning_occ.models import KNNDetector
 from tests.helpers.training import tiny_trainer, trained_tiny_ocsdf
 
 
+def assert_two_processes_test_like_one(model, datamodule) -> None:
+    """Test metrics on 2 gloo processes equal the single-process ones on the same weights."""
+    single = tiny_trainer().test(model, datamodule=datamodule, verbose=False)[0]
+    double = tiny_trainer(devices=2, strategy="ddp_spawn").test(model, datamodule=datamodule, verbose=False)[0]
+    assert double.keys() == single.keys()
+    for name, value in single.items():
+        assert double[name] == pytest.approx(value, abs=1e-7), name
+
+
 def test_unpadded_sampler_covers_every_index_exactly_once():
     dataset = list(range(171))
     shards = [list(UnpaddedDistributedSampler(dataset, num_replicas=2, rank=r)) for r in range(2)]
@@ -19,11 +28,7 @@ def test_two_process_test_metrics_equal_single_process():
     knn = KNNDetector(k=5)
     knn.fit_bank(datamodule.train_features())
     for detector in (model, knn):
-        single = tiny_trainer().test(detector, datamodule=datamodule, verbose=False)[0]
-        double = tiny_trainer(devices=2, strategy="ddp_spawn").test(detector, datamodule=datamodule, verbose=False)[0]
-        assert double.keys() == single.keys()
-        for name, value in single.items():
-            assert double[name] == pytest.approx(value, abs=1e-7), name
+        assert_two_processes_test_like_one(detector, datamodule)
 
 
 @pytest.mark.timeout(300)
@@ -34,11 +39,8 @@ def test_tabular_ocsdf_fit_on_two_processes_and_exact_test_metrics():
     datamodule = TabularDataModule("breast_cancer", batch_size=64)
     model = OCSDF(width=32, depth=2, warmup_epochs=1, negative_steps=2, epsilons=[0.25, 0.5])
     tiny_trainer(devices=2, strategy="ddp_spawn", max_epochs=3, limit_val_batches=0).fit(model, datamodule=datamodule)
-    single = tiny_trainer().test(model, datamodule=datamodule, verbose=False)[0]
-    double = tiny_trainer(devices=2, strategy="ddp_spawn").test(model, datamodule=datamodule, verbose=False)[0]
-    assert len(datamodule.test_dataset) % 2 == 1 and single.keys() == double.keys()
-    for name, value in single.items():
-        assert double[name] == pytest.approx(value, abs=1e-7), name
+    assert_two_processes_test_like_one(model, datamodule)
+    assert len(datamodule.test_dataset) % 2 == 1
 
 
 @pytest.mark.timeout(300)
@@ -54,11 +56,7 @@ def test_scenario_fit_on_two_processes_and_exact_test_metrics():
                   level=-0.16, negative_steps=2, warmup_epochs=1, epsilons=[0.1, 0.25])
     tiny_trainer(devices=2, strategy="ddp_spawn", max_epochs=2, limit_val_batches=0).fit(model, datamodule=datamodule)
     assert model.lipschitz_bound <= 1 + 1e-4
-    single = tiny_trainer().test(model, datamodule=datamodule, verbose=False)[0]
-    double = tiny_trainer(devices=2, strategy="ddp_spawn").test(model, datamodule=datamodule, verbose=False)[0]
-    assert single.keys() == double.keys()
-    for name, value in single.items():
-        assert double[name] == pytest.approx(value, abs=1e-7), name
+    assert_two_processes_test_like_one(model, datamodule)
 
 
 @pytest.mark.timeout(300)
@@ -70,8 +68,4 @@ def test_compact_vae_fit_on_two_processes_and_exact_test_metrics():
     model = CompactVAE(latent="lipschitz", latent_dim=4, hidden=32, epsilons=[0.25])
     tiny_trainer(devices=2, strategy="ddp_spawn", max_epochs=3, limit_val_batches=0).fit(model, datamodule=datamodule)
     assert model.bank.shape[0] == len(datamodule.train_features())  # the full training set's codes
-    single = tiny_trainer().test(model, datamodule=datamodule, verbose=False)[0]
-    double = tiny_trainer(devices=2, strategy="ddp_spawn").test(model, datamodule=datamodule, verbose=False)[0]
-    assert single.keys() == double.keys()
-    for name, value in single.items():
-        assert double[name] == pytest.approx(value, abs=1e-7), name
+    assert_two_processes_test_like_one(model, datamodule)

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from lightning_occ.certify.metrics_space import Distance, checked_distances, chunked_median_distances, resolve_distance
 from lightning_occ.certify.sampling import noisy_outputs
+from lightning_occ.certify.statistics import check_sigma
 from lightning_occ.metrics.functional import _as_epsilons
 
 __all__ = ["CenterCertificate", "CenterSmoothing"]
@@ -83,8 +84,7 @@ class CenterSmoothing:
         seed: int = 0,
         progress: bool = False,
     ) -> None:
-        if sigma <= 0:
-            raise ValueError(f"sigma must be > 0, got {sigma}: it is the std of the Gaussian noise.")
+        check_sigma(sigma)
         if not 0 < delta < 0.5:
             raise ValueError(f"delta must lie in (0, 1/2), got {delta}.")
         self.sigma, self.delta, self.alpha1, self.alpha2 = float(sigma), float(delta), alpha1, alpha2

@@ -12,7 +12,7 @@ from scipy.stats import norm
 from torch import Tensor
 
 from lightning_occ.certify.sampling import noisy_outputs
-from lightning_occ.certify.statistics import dkw_margin, order_statistic_indices
+from lightning_occ.certify.statistics import check_sigma, dkw_margin, order_statistic_indices
 from lightning_occ.metrics.functional import _as_epsilons
 
 __all__ = ["PercentileSmoothing", "ScoreCertificate"]
@@ -83,8 +83,7 @@ class PercentileSmoothing:
         seed: int = 0,
         progress: bool = False,
     ) -> None:
-        if sigma <= 0:
-            raise ValueError(f"sigma must be > 0, got {sigma}: it is the std of the Gaussian noise.")
+        check_sigma(sigma)
         if not 0 < percentile < 1:
             raise ValueError(f"percentile must lie in (0, 1), got {percentile}.")
         if n < 1:

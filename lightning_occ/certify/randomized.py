@@ -10,7 +10,7 @@ from scipy.stats import norm
 from torch import Tensor
 
 from lightning_occ.certify.sampling import noisy_outputs
-from lightning_occ.certify.statistics import clopper_pearson_lower, minimum_samples_for_decision
+from lightning_occ.certify.statistics import check_sigma, clopper_pearson_lower, minimum_samples_for_decision
 
 __all__ = ["ABSTAIN", "DecisionCertificate", "RandomizedSmoothing"]
 
@@ -71,8 +71,7 @@ class RandomizedSmoothing:
         seed: int = 0,
         progress: bool = False,
     ) -> None:
-        if sigma <= 0:
-            raise ValueError(f"sigma must be > 0, got {sigma}: it is the std of the Gaussian noise.")
+        check_sigma(sigma)
         needed = minimum_samples_for_decision(alpha)
         if n < needed or n0 < 1:
             raise ValueError(

@@ -14,6 +14,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from lightning_occ.certify.statistics import check_sigma
+
 __all__ = ["input_seed", "noisy_outputs"]
 
 
@@ -57,8 +59,7 @@ def noisy_outputs(
         >>> noisy_outputs(lambda z: z.sum(1), x, n=5, sigma=1.0).shape
         torch.Size([2, 5])
     """
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}.")
+    check_sigma(sigma)
     if n < 1 or chunk_size < 1:
         raise ValueError(f"n and chunk_size must be >= 1, got n={n}, chunk_size={chunk_size}.")
     generators = _generators(seed, x)

@@ -13,11 +13,18 @@ import numpy as np
 from scipy.stats import beta, binom
 
 __all__ = [
+    "check_sigma",
     "clopper_pearson_lower",
     "dkw_margin",
     "minimum_samples_for_decision",
     "order_statistic_indices",
 ]
+
+
+def check_sigma(sigma: float) -> None:
+    """Every certifier's noise level must be a positive standard deviation."""
+    if sigma <= 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}: it is the std of the Gaussian noise.")
 
 
 def _check_alpha(alpha: float) -> None:

@@ -10,10 +10,9 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from lightning_occ.data.distributed import evaluation_loader
-from lightning_occ.data.sampling import EpochSeededSampler
+from lightning_occ.data.loaders import AnomalyDataLoaders
 from lightning_occ.data.scenarios import resolve_normal_classes
 from lightning_occ.data.vision_sources import ImageTable, load_images
 
@@ -37,7 +36,7 @@ class ScenarioDataset(Dataset):
         return self.images[index].float().div_(255.0), self.is_anomaly[index], self.sub_labels[index]
 
 
-class ScenarioDataModule(L.LightningDataModule):
+class ScenarioDataModule(AnomalyDataLoaders, L.LightningDataModule):
     """Image anomaly detection where a class or a super-category of classes is normal.
 
     Training uses only the normal images of the official train split, less a seeded, stratified
@@ -120,18 +119,3 @@ class ScenarioDataModule(L.LightningDataModule):
         """All training images in [0, 1], shape (N, C, H, W)."""
         self.setup()
         return self.train_dataset.images.float().div_(255.0)
-
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_dataset, batch_size=self.hparams.batch_size,
-                          sampler=EpochSeededSampler(self.train_dataset, self.hparams.seed),
-                          generator=torch.Generator().manual_seed(self.hparams.seed),
-                          num_workers=self.hparams.num_workers)
-
-    def val_dataloader(self) -> DataLoader:
-        return evaluation_loader(self.val_dataset, self.hparams.batch_size, self.hparams.num_workers)
-
-    def test_dataloader(self) -> DataLoader:
-        return evaluation_loader(self.test_dataset, self.hparams.batch_size, self.hparams.num_workers)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self.test_dataloader()

@@ -10,16 +10,15 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
-from lightning_occ.data.distributed import evaluation_loader
-from lightning_occ.data.sampling import EpochSeededSampler
+from lightning_occ.data.loaders import AnomalyDataLoaders
 from lightning_occ.data.tabular_sources import check_finite, read_tabular
 
 __all__ = ["TabularDataModule"]
 
 
-class TabularDataModule(L.LightningDataModule):
+class TabularDataModule(AnomalyDataLoaders, L.LightningDataModule):
     """Tabular anomaly-detection data with a seeded, stratified train/validation/test split.
 
     The whole table is split into a train side and a test side (stratified on the anomaly label);
@@ -130,21 +129,3 @@ class TabularDataModule(L.LightningDataModule):
         """All training features (after scaling), e.g. to fit a memory bank or noise statistics."""
         self.setup()
         return self.train_dataset.tensors[0]
-
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(
-            self.train_dataset,
-            batch_size=self.hparams.batch_size,
-            sampler=EpochSeededSampler(self.train_dataset, self.hparams.seed),
-            generator=torch.Generator().manual_seed(self.hparams.seed),  # worker seeds; global RNG untouched
-            num_workers=self.hparams.num_workers,
-        )
-
-    def val_dataloader(self) -> DataLoader:
-        return evaluation_loader(self.val_dataset, self.hparams.batch_size, self.hparams.num_workers)
-
-    def test_dataloader(self) -> DataLoader:
-        return evaluation_loader(self.test_dataset, self.hparams.batch_size, self.hparams.num_workers)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self.test_dataloader()

@@ -155,11 +155,10 @@ class CompactVAE(AnomalyDetector):
             if self.hparams.k > self.bank.shape[0]:
                 raise ValueError(f"k={self.hparams.k} is larger than the bank of {self.bank.shape[0]} training codes.")
             code = self.codes(x)
-            hole = knn_mean_distance(code, self.bank, self.hparams.k)
-            if self.hparams.hole_normalized:
-                nearest = torch.cdist(code, self.bank).argmin(1)
-                hole = hole / self.bank_spacing[nearest].clamp_min(1e-12)
-            return hole
+            if not self.hparams.hole_normalized:
+                return knn_mean_distance(code, self.bank, self.hparams.k)
+            nearest = torch.cdist(code, self.bank).topk(self.hparams.k, dim=1, largest=False)
+            return nearest.values.mean(1) / self.bank_spacing[nearest.indices[:, 0]].clamp_min(1e-12)
         recon, kl, _ = self._terms(x, sample=False)
         return recon if self.score_name == "recon" else recon + kl
 

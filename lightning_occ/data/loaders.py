@@ -1,0 +1,39 @@
+"""The DataLoaders every lightning-occ DataModule serves, written once."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader
+
+from lightning_occ.data.distributed import evaluation_loader
+from lightning_occ.data.sampling import EpochSeededSampler
+
+__all__ = ["AnomalyDataLoaders"]
+
+
+class AnomalyDataLoaders:
+    """Mixin for a LightningDataModule with ``train/val/test_dataset`` and ``batch_size``,
+    ``num_workers``, ``seed`` hyper-parameters.
+
+    Training batches follow :class:`EpochSeededSampler` (resumable, global RNG untouched);
+    evaluation never pads under DDP (:func:`evaluation_loader`); ``predict`` uses the test set.
+    """
+
+    def train_dataloader(self) -> DataLoader:
+        hp = self.hparams
+        return DataLoader(
+            self.train_dataset,
+            batch_size=hp.batch_size,
+            sampler=EpochSeededSampler(self.train_dataset, hp.seed),
+            generator=torch.Generator().manual_seed(hp.seed),  # worker seeds; global RNG untouched
+            num_workers=hp.num_workers,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return evaluation_loader(self.val_dataset, self.hparams.batch_size, self.hparams.num_workers)
+
+    def test_dataloader(self) -> DataLoader:
+        return evaluation_loader(self.test_dataset, self.hparams.batch_size, self.hparams.num_workers)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()
