@@ -119,3 +119,8 @@ class ScenarioDataModule(AnomalyDataLoaders, L.LightningDataModule):
         """All training images in [0, 1], shape (N, C, H, W)."""
         self.setup()
         return self.train_dataset.images.float().div_(255.0)
+
+    def train_sub_labels(self) -> Tensor:
+        """The hidden class of each training image, in ``train_features`` order (diagnostics only)."""
+        self.setup()
+        return self.train_dataset.sub_labels

@@ -1,0 +1,83 @@
+"""CLAD on sklearn digits, latent multi-class CUR / STR / MIX over seeds, next to kNN and OC-SVM on
+the same splits (OCSDF: benchmarks/digits_scenarios.py, same seeds and splits).
+
+    python benchmarks/clad_digits.py [--seeds 0 1 2] [--scenarios CUR STR MIX] [--set classifier_epochs=10 ...]
+
+Every CLAD setting not given with --set comes from configs/clad/digits_cur.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+import lightning as L
+import yaml
+from sklearn.metrics import roc_auc_score
+from sklearn.svm import OneClassSVM
+
+from lightning_occ.data import ScenarioDataModule
+from lightning_occ.models import CLAD, KNNDetector
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "clad" / "digits_cur.yaml"
+
+
+def trainer(epochs: int = 1) -> L.Trainer:
+    return L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
+                     enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+
+
+def oc_svm_auroc(dm: ScenarioDataModule) -> float:
+    train = dm.train_features().flatten(1).numpy()
+    test = dm.test_dataset
+    x = test.images.float().div(255).flatten(1).numpy()
+    svm = OneClassSVM(gamma="scale", nu=0.1).fit(train)
+    return float(roc_auc_score(test.is_anomaly.numpy(), -svm.score_samples(x)))
+
+
+def parse_value(text: str) -> object:
+    return yaml.safe_load(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--scenarios", nargs="+", default=["CUR", "STR", "MIX"])
+    parser.add_argument("--set", nargs="*", default=[], help="CLAD init arguments, key=value")
+    args = parser.parse_args()
+    config = yaml.safe_load(CONFIG.read_text())
+    settings = dict(config["model"]["init_args"])
+    settings.update({k: parse_value(v) for k, v in (item.split("=", 1) for item in args.set)})
+    batch_size = config["data"]["init_args"]["batch_size"]
+    epochs = settings["ae_epochs"] + settings["dec_epochs"] + settings["classifier_epochs"]
+    columns = ("CLAD ODIN", "CLAD max-softmax", "clustering NMI", "kNN", "OC-SVM")
+    results: dict[tuple[str, str], list[float]] = {}
+    for normal in args.scenarios:
+        for seed in args.seeds:
+            dm = ScenarioDataModule("digits", normal=normal, seed=seed, batch_size=batch_size)
+            L.seed_everything(seed, verbose=False)
+            model = CLAD(**settings)
+            trainer(epochs).fit(model, datamodule=dm)
+            out = trainer().test(model, datamodule=dm, verbose=False)[0]
+            knn = KNNDetector(k=5, epsilons=[0.1])
+            knn.fit_bank(dm.train_features())
+            row = {
+                "CLAD ODIN": out["test/auroc"],
+                "CLAD max-softmax": out["test/msp_auroc"],
+                "clustering NMI": model.clustering_diagnostics["clustering/nmi"],
+                "kNN": trainer().test(knn, datamodule=dm, verbose=False)[0]["test/auroc"],
+                "OC-SVM": oc_svm_auroc(dm),
+            }
+            for name, value in row.items():
+                results.setdefault((normal, name), []).append(value)
+            print(normal, seed, {k: round(v, 4) for k, v in row.items()}, flush=True)
+    print(f"\nmean over seeds {args.seeds}; CLAD settings {args.set or 'from the config'}")
+    print("| normal | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for normal in args.scenarios:
+        print(f"| {normal} | " + " | ".join(f"{statistics.mean(results[(normal, c)]):.3f}" for c in columns) + " |")
+
+
+if __name__ == "__main__":
+    main()

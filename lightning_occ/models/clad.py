@@ -1,0 +1,393 @@
+"""CLAD: confidence-based self-labelling anomaly detection (after Park et al., 2021, arXiv:2104.09793)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.strategies import DDPStrategy
+from torch import Tensor
+from torchmetrics.classification import BinaryAUROC
+
+from lightning_occ.clustering import (
+    cluster_fractions,
+    cluster_purity,
+    kmeans_centres,
+    normalized_mutual_information,
+)
+from lightning_occ.detector import AnomalyDetector
+from lightning_occ.models.clad_stages import STAGES, StagePlan
+from lightning_occ.nn.classifiers import create_classifier
+from lightning_occ.nn.conv_autoencoder import ConvAutoencoder
+from lightning_occ.nn.dec import DECHead
+from lightning_occ.nn.odin import max_softmax, odin_scores
+
+__all__ = ["CLAD"]
+
+ScoreName = Literal["odin", "msp", "dec", "recon"]
+
+
+class CLAD(AnomalyDetector):
+    """Self-labelling anomaly detection for normal data made of hidden classes, trained in one ``fit``.
+
+    Stages, run one after the other inside a single ``Trainer.fit`` (epochs per stage below):
+
+    1. ``autoencoder``: a :class:`ConvAutoencoder` on the normal training images (MSE, Adam).
+    2. ``clustering``: DEC. k-means on the codes of the whole training set initialises K centres
+       (computed once on rank 0 and broadcast under DDP), then encoder and centres minimise
+       KL(P || Q) (SGD with momentum). Before each clustering epoch the pseudo-labels of the
+       whole training set are recomputed; the stage ends when fewer than ``dec_tol`` of them
+       changed, or after ``dec_epochs``.
+    3. ``classifier``: a timm network (``classifier``, random init, small-image stem) trained with
+       cross-entropy on the pseudo-labels argmax Q of the (frozen) encoder, computed on the fly.
+
+    Scores (``score_name``): ``odin`` (default): ``-max softmax(f(x') / T)`` with x' the ODIN input
+    step of size ``odin_eps``; ``msp``: the baseline ``-max softmax(f(x))``; ``dec``: ``-max Q`` of the
+    clustering head; ``recon``: the autoencoder's squared error. ``val``/``test`` also log
+    ``{stage}/msp_auroc`` next to ``{stage}/auroc`` once the classifier is trained. ``T`` and
+    ``odin_eps`` are fixed hyper-parameters (the paper's values), never tuned on the test split.
+
+    The stage state (current stage, the epoch it started, the last pseudo-labels) lives in buffers,
+    so ``--ckpt_path last`` resumes inside any stage. To run stages alone: ``stop_after`` ends the
+    fit after a stage; ``init_from`` starts a new fit from an earlier CLAD checkpoint's weights and
+    stage, and ``start_stage`` rewinds to a stage whose predecessors that checkpoint has finished.
+
+    CLAD has no Lipschitz bound: certify it with ``lightning-occ certify`` (smoothing).
+
+    Args:
+        input_shape: (C, H, W); inferred from the DataModule when None.
+        num_clusters: K, the number of pseudo-classes.
+        latent_dim: code size of the autoencoder.
+        ae_channels: channels of the autoencoder's two convolutions.
+        classifier: timm model name.
+        classifier_kwargs: extra keyword arguments of ``timm.create_model``.
+        ae_epochs, dec_epochs, classifier_epochs: epochs of each stage (``dec_epochs`` is a maximum).
+        ae_lr, dec_lr, dec_momentum, classifier_lr: optimiser settings (Adam, SGD, Adam).
+        dec_tol: fraction of changed pseudo-labels below which clustering stops.
+        alpha: degrees of freedom of the Student-t kernel.
+        temperature: ODIN's T (> 0).
+        odin_eps: ODIN's input step (>= 0, in pixel units of [0, 1] images).
+        score_name: ``odin``, ``msp``, ``dec`` or ``recon``.
+        kmeans_seed: seed of the k-means initialisation.
+        init_from: path of a CLAD checkpoint to start a new fit from.
+        start_stage: stage to (re)start at with ``init_from``.
+        stop_after: last stage to train.
+        epsilons: radii reported by ``lightning-occ certify``.
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] | None = None,
+        num_clusters: int = 10,
+        latent_dim: int = 10,
+        ae_channels: Sequence[int] = (32, 64),
+        classifier: str = "resnet18",
+        classifier_kwargs: dict[str, Any] | None = None,
+        ae_epochs: int = 20,
+        dec_epochs: int = 20,
+        classifier_epochs: int = 20,
+        ae_lr: float = 1e-3,
+        dec_lr: float = 0.01,
+        dec_momentum: float = 0.9,
+        classifier_lr: float = 1e-4,
+        dec_tol: float = 1e-3,
+        alpha: float = 1.0,
+        temperature: float = 1000.0,
+        odin_eps: float = 1e-4,
+        score_name: ScoreName = "odin",
+        kmeans_seed: int = 0,
+        init_from: str | None = None,
+        start_stage: Literal["autoencoder", "clustering", "classifier"] | None = None,
+        stop_after: Literal["autoencoder", "clustering", "classifier"] = "classifier",
+        epsilons: Sequence[float] = (0.1, 0.25, 0.5),
+    ) -> None:
+        super().__init__(epsilons)
+        if num_clusters < 1:
+            raise ValueError(f"num_clusters (K) must be >= 1, got {num_clusters}.")
+        if temperature <= 0:
+            raise ValueError(f"The ODIN temperature T must be > 0, got temperature={temperature}.")
+        if odin_eps < 0:
+            raise ValueError(f"The ODIN step must be >= 0, got odin_eps={odin_eps}.")
+        if score_name not in ("odin", "msp", "dec", "recon"):
+            raise ValueError(f"score_name must be 'odin', 'msp', 'dec' or 'recon', got {score_name!r}.")
+        if min(ae_epochs, dec_epochs, classifier_epochs) < 0:
+            raise ValueError("Stage epochs (ae_epochs, dec_epochs, classifier_epochs) must be >= 0.")
+        if start_stage is not None and init_from is None and start_stage != "autoencoder":
+            raise ValueError(f"start_stage={start_stage!r} needs init_from: a CLAD checkpoint whose earlier stages are trained.")
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.score_name = score_name
+        self.plan = StagePlan(ae_epochs, dec_epochs, classifier_epochs, stop_after)
+        self.autoencoder: ConvAutoencoder | None = None
+        self.dec: DECHead | None = None
+        self.classifier: torch.nn.Module | None = None
+        self.input_shape: tuple[int, ...] | None = None
+        self.register_buffer("built_input_shape", torch.zeros(0, dtype=torch.long))
+        self.register_buffer("stage_index", torch.tensor(0))
+        self.register_buffer("stage_start_epoch", torch.tensor(0))
+        self.register_buffer("labels_epoch", torch.tensor(-1))
+        self.register_buffer("pseudo_labels", torch.zeros(0, dtype=torch.long))
+        self.register_buffer("reached_stage", torch.tensor(0))
+        self.register_buffer("classifier_steps", torch.tensor(0))
+        self._pending_stage: str | None = None
+        self.val_msp = BinaryAUROC()
+        self.test_msp = BinaryAUROC()
+        if input_shape is not None:
+            self._build(input_shape)
+
+    # ----------------------------------------------------------------------------------- building
+    def _build(self, shape: Sequence[int]) -> None:
+        hp = self.hparams
+        self.input_shape = tuple(int(d) for d in shape)
+        if len(self.input_shape) != 3:
+            raise ValueError(f"CLAD needs images (C, H, W), got input shape {self.input_shape}.")
+        self.built_input_shape = torch.tensor(self.input_shape, dtype=torch.long)
+        self.autoencoder = ConvAutoencoder(self.input_shape, hp.latent_dim, hp.ae_channels)
+        self.dec = DECHead(hp.num_clusters, hp.latent_dim, hp.alpha)
+        self.classifier = create_classifier(hp.classifier, hp.num_clusters, self.input_shape,
+                                            **(hp.classifier_kwargs or {}))
+
+    def setup(self, stage: str) -> None:
+        if self.autoencoder is None:
+            shape = getattr(self.trainer.datamodule, "input_shape", None) if self.trainer else None
+            if shape is None:
+                raise ValueError("CLAD needs `input_shape`, or a DataModule with an `input_shape`.")
+            self.hparams.input_shape = list(shape)
+            self._build(shape)
+        strategy = self.trainer.strategy if self._trainer is not None else None
+        if stage == "fit" and isinstance(strategy, DDPStrategy):
+            # Each stage trains a different part of the model, so DDP must expect unused parameters.
+            strategy._ddp_kwargs["find_unused_parameters"] = True
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        shape = state_dict.get(prefix + "built_input_shape")
+        if self.autoencoder is None and shape is not None and shape.numel() > 0:
+            self._build(shape.tolist())
+            self.hparams.input_shape = shape.tolist()
+        if prefix + "pseudo_labels" in state_dict:
+            self.pseudo_labels = torch.empty_like(state_dict[prefix + "pseudo_labels"])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    @property
+    def stage(self) -> str:
+        """The stage being trained (``done`` once ``stop_after`` has finished)."""
+        return STAGES[int(self.stage_index)]
+
+    # ------------------------------------------------------------------------------------ scoring
+    def _images(self, x: Tensor) -> Tensor:
+        if self.input_shape is None:
+            raise RuntimeError("The networks are not built yet: pass `input_shape` or let a Trainer set the model up.")
+        return x.reshape(x.shape[0], *self.input_shape)
+
+    def _require_clustering(self) -> None:
+        if int(self.reached_stage) < STAGES.index("clustering"):
+            raise RuntimeError(f"score_name={self.score_name!r} needs the clustering stage; this model has only "
+                               "trained its autoencoder. Train further or use score_name='recon'.")
+
+    def _classifier_trained(self) -> bool:
+        return int(self.classifier_steps) > 0
+
+    def _require_classifier(self) -> None:
+        if not self._classifier_trained():
+            raise RuntimeError(f"score_name={self.score_name!r} needs a trained classifier; this model is at stage "
+                               f"{self.stage!r}. Train further or use score_name 'recon' or 'dec'.")
+
+    def cluster_assignment(self, x: Tensor) -> Tensor:
+        """DEC's soft assignment Q of a batch of images."""
+        return self.dec(self.autoencoder.encode(self._images(x)))
+
+    def score(self, x: Tensor) -> Tensor:
+        x = self._images(x)
+        if self.score_name == "recon":
+            return (self.autoencoder(x) - x).flatten(1).pow(2).sum(1)
+        if self.score_name == "dec":
+            self._require_clustering()
+            return -self.cluster_assignment(x).max(dim=1).values
+        self._require_classifier()
+        if self.score_name == "msp":
+            with torch.no_grad():
+                return -max_softmax(self.classifier(x)).to(x.dtype)
+        return odin_scores(self.classifier, x, self.hparams.temperature, self.hparams.odin_eps)
+
+    def msp_scores(self, x: Tensor) -> Tensor:
+        """The baseline score ``-max softmax(f(x))`` (T = 1, no input step)."""
+        return -max_softmax(self.classifier(self._images(x))).to(x.dtype)
+
+    # ------------------------------------------------------------------------------ stage control
+    def on_fit_start(self) -> None:
+        features = self._train_features()
+        if self.hparams.num_clusters > features.shape[0]:
+            raise ValueError(f"num_clusters={self.hparams.num_clusters} is larger than the {features.shape[0]} normal "
+                             "training samples; lower num_clusters (K).")
+        if self.hparams.init_from and self.trainer.ckpt_path is None:
+            self._initialise_from(self.hparams.init_from)
+        needed = self.trainer.current_epoch + self.plan.remaining_epochs(self.stage, self._epochs_in_stage())
+        max_epochs = self.trainer.max_epochs
+        if max_epochs is not None and max_epochs >= 0 and max_epochs < needed:
+            raise ValueError(f"CLAD needs trainer.max_epochs >= {needed} (ae_epochs + dec_epochs + classifier_epochs "
+                             f"up to stop_after={self.plan.stop_after!r}); got {max_epochs}.")
+
+    def _initialise_from(self, path: str) -> None:
+        """Weights and stage state of an earlier CLAD checkpoint; the stage to train then starts afresh."""
+        checkpoint = torch.load(path, map_location=self.device, weights_only=True)
+        self.load_state_dict(checkpoint["state_dict"])
+        reached, wanted = int(self.reached_stage), self.hparams.start_stage
+        if wanted is not None and STAGES.index(wanted) > reached + 1:
+            raise ValueError(f"start_stage={wanted!r} needs the earlier stages trained, but {path} has only "
+                             f"reached the {STAGES[reached]!r} stage.")
+        if wanted is None and self.stage == "done":
+            wanted = STAGES[reached + 1]
+        self.stage_start_epoch.fill_(self.trainer.current_epoch)
+        self.labels_epoch.fill_(-1)
+        if wanted is not None:
+            self.stage_index.fill_(STAGES.index(wanted))
+            self._pending_stage = wanted
+
+    def _epochs_in_stage(self) -> int:
+        return self.trainer.current_epoch - int(self.stage_start_epoch)
+
+    def _train_features(self) -> Tensor:
+        datamodule = self.trainer.datamodule
+        if datamodule is None or not hasattr(datamodule, "train_features"):
+            raise ValueError("CLAD needs a DataModule with train_features() (k-means and the pseudo-label "
+                             "check run on the whole training set), e.g. lightning_occ.data.ScenarioDataModule.")
+        return datamodule.train_features()
+
+    def on_train_epoch_start(self) -> None:
+        """Advance through finished stages. Decisions are taken here, from the epoch counter and the
+        buffers only, so a checkpoint saved anywhere in the previous epoch resumes identically."""
+        if self._pending_stage is not None:
+            self._enter(self._pending_stage)
+            self._pending_stage = None
+        while True:
+            stage, done = self.stage, self._epochs_in_stage()
+            if stage == "clustering":
+                self._update_pseudo_labels()
+            if stage == "done" or not self.plan.stage_finished(stage, done, self._clustering_converged()):
+                break
+            self._enter(STAGES[STAGES.index(stage) + 1])
+        if self.stage == "done":
+            self.trainer.should_stop = True
+
+    def on_train_epoch_end(self) -> None:
+        if self.plan.is_last(self.stage) and self.plan.stage_finished(self.stage, self._epochs_in_stage() + 1, False):
+            self.trainer.should_stop = True
+
+    def _enter(self, stage: str) -> None:
+        if stage != "done" and not self.plan.runs(stage):
+            stage = "done"
+        self.stage_index.fill_(STAGES.index(stage))
+        self.stage_start_epoch.fill_(self.trainer.current_epoch)
+        if stage != "done":
+            self.reached_stage.fill_(max(int(self.reached_stage), STAGES.index(stage)))
+        if stage == "classifier":
+            self.classifier_steps.zero_()
+        if stage == "clustering":
+            self._initialise_centres()
+            self._update_pseudo_labels()
+
+    @torch.no_grad()
+    def _train_codes(self) -> Tensor:
+        return torch.cat([self.autoencoder.encode(chunk.to(self.device)) for chunk in self._train_features().split(1024)])
+
+    def _initialise_centres(self) -> None:
+        codes = self._train_codes()
+        centres = kmeans_centres(codes, self.hparams.num_clusters, self.hparams.kmeans_seed) \
+            if self.trainer.is_global_zero else None
+        centres = self.trainer.strategy.broadcast(centres, src=0)
+        self.dec.centres.data.copy_(centres.to(self.dec.centres))
+        self.labels_epoch.fill_(-1)
+        self.pseudo_labels = torch.zeros(0, dtype=torch.long, device=self.device)
+
+    @torch.no_grad()
+    def _update_pseudo_labels(self) -> None:
+        """Recompute the whole training set's pseudo-labels once per epoch and log the diagnostics."""
+        if int(self.labels_epoch) == self.trainer.current_epoch:
+            return
+        labels = self.dec(self._train_codes()).argmax(dim=1)
+        previous = self.pseudo_labels
+        self._label_change = float((labels != previous).double().mean()) if previous.numel() == labels.numel() else 1.0
+        self.pseudo_labels = labels
+        self.labels_epoch.fill_(self.trainer.current_epoch)
+        self._log_clustering(labels)
+
+    def _clustering_converged(self) -> bool:
+        return int(self.labels_epoch) == self.trainer.current_epoch and \
+            int(self.trainer.current_epoch) > int(self.stage_start_epoch) and \
+            getattr(self, "_label_change", 1.0) < self.hparams.dec_tol
+
+    def _log_clustering(self, labels: Tensor) -> None:
+        values = {"clustering/label_change": getattr(self, "_label_change", 1.0)}
+        for j, fraction in enumerate(cluster_fractions(labels, self.hparams.num_clusters).tolist()):
+            values[f"clustering/pseudo_label_fraction/{j}"] = fraction
+        sub_labels = getattr(self.trainer.datamodule, "train_sub_labels", None)
+        if callable(sub_labels):
+            truth = sub_labels()
+            values["clustering/nmi"] = normalized_mutual_information(labels, truth)
+            values["clustering/purity"] = cluster_purity(labels, truth)
+        self.clustering_diagnostics = values
+        for name, value in values.items():
+            self.log(name, value, on_epoch=True, on_step=False)
+
+    # ---------------------------------------------------------------------------------- training
+    def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor | None:
+        stage = self.stage
+        if stage == "done":
+            return None
+        x = self._images(batch[0])
+        if stage == "autoencoder":
+            loss = F.mse_loss(self.autoencoder(x), x)
+        elif stage == "clustering":
+            loss = self.dec.loss(self.cluster_assignment(x))
+        else:
+            with torch.no_grad():
+                pseudo = self.cluster_assignment(x).argmax(dim=1)
+            loss = F.cross_entropy(self.classifier(x), pseudo)
+            self.classifier_steps += 1
+        optimizer = self.optimizers()[STAGES.index(stage)]
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        optimizer.step()
+        self.log(f"train/{stage}_loss", loss, prog_bar=True, on_step=True, on_epoch=True)
+        return loss.detach()
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        hp = self.hparams
+        return [
+            torch.optim.Adam(self.autoencoder.parameters(), lr=hp.ae_lr),
+            torch.optim.SGD([*self.autoencoder.encoder.parameters(), self.dec.centres], lr=hp.dec_lr,
+                            momentum=hp.dec_momentum),
+            torch.optim.Adam(self.classifier.parameters(), lr=hp.classifier_lr),
+        ]
+
+    # -------------------------------------------------------------------------------- evaluation
+    def _evaluates(self) -> bool:
+        if self.score_name == "dec":
+            return int(self.reached_stage) >= STAGES.index("clustering")
+        return self.score_name == "recon" or self._classifier_trained()
+
+    def evaluation_step(self, metric: Any, batch: Sequence[Tensor]) -> None:
+        if metric is self.val_certified and not self._evaluates():
+            return  # validation before the scored stage is trained; ``test`` raises a clear error instead
+        super().evaluation_step(metric, batch)
+        if self._classifier_trained():
+            msp = self.val_msp if metric is self.val_certified else self.test_msp
+            msp.update(self.msp_scores(batch[0]), batch[1])
+
+    def on_validation_epoch_end(self) -> None:
+        if self._evaluates():
+            self._log_msp("val", self.val_msp)
+            super().on_validation_epoch_end()
+        else:
+            self.val_certified.reset()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_msp("test", self.test_msp)
+        super().on_test_epoch_end()
+
+    def _log_msp(self, stage: str, metric: BinaryAUROC) -> None:
+        if metric.update_count and not self.trainer.sanity_checking:
+            self.log(f"{stage}/msp_auroc", metric.compute())
+        metric.reset()

@@ -1,0 +1,42 @@
+"""Image classifiers from timm by name, with a stem suited to small (8 to 64 pixel) images."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from typing import Any
+
+import timm
+from torch import nn
+
+__all__ = ["create_classifier"]
+
+SMALL_IMAGE_SIZE = 64
+
+
+def create_classifier(name: str, num_classes: int, input_shape: Sequence[int], **kwargs: Any) -> nn.Module:
+    """``timm.create_model(name)`` (random init) for ``num_classes`` classes on ``input_shape`` images.
+
+    For images of at most 64 pixels, a ResNet-style stem (7x7 stride-2 ``conv1`` and ``maxpool``,
+    which would shrink a 32 px image 4x before the first block) is replaced by one 3x3 stride-1
+    convolution, as in the CIFAR ResNets.
+
+    Raises:
+        ValueError: ``name`` is not a timm model (the message suggests close names).
+
+    Example:
+        >>> net = create_classifier("resnet18", num_classes=3, input_shape=(1, 8, 8))
+        >>> net(torch.rand(2, 1, 8, 8)).shape, type(net.maxpool).__name__
+        (torch.Size([2, 3]), 'Identity')
+    """
+    if not timm.is_model(name):
+        close = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.6)
+        hint = f" Did you mean one of {close}?" if close else " See timm.list_models() for the names."
+        raise ValueError(f"timm has no model named {name!r}.{hint}")
+    channels, height, width = (int(d) for d in input_shape)
+    model = timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=channels, **kwargs)
+    conv1 = getattr(model, "conv1", None)
+    if max(height, width) <= SMALL_IMAGE_SIZE and isinstance(conv1, nn.Conv2d) and hasattr(model, "maxpool"):
+        model.conv1 = nn.Conv2d(channels, conv1.out_channels, kernel_size=3, stride=1, padding=1, bias=False)
+        model.maxpool = nn.Identity()
+    return model
