@@ -271,8 +271,13 @@ class CLAD(AnomalyDetector):
         if self.stage == "done":
             self.trainer.should_stop = True
 
-    def on_train_epoch_end(self) -> None:
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """After the last batch of the last planned stage, mark the model ``done`` (before the epoch-end
+        checkpoint is written, so a later ``init_from`` knows that stage is complete)."""
+        if not self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            return
         if self.plan.is_last(self.stage) and self.plan.stage_finished(self.stage, self._epochs_in_stage() + 1, False):
+            self._enter("done")
             self.trainer.should_stop = True
 
     def _enter(self, stage: str) -> None:

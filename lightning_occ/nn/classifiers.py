@@ -19,12 +19,13 @@ def create_classifier(name: str, num_classes: int, input_shape: Sequence[int], *
 
     For images of at most 64 pixels, a ResNet-style stem (7x7 stride-2 ``conv1`` and ``maxpool``,
     which would shrink a 32 px image 4x before the first block) is replaced by one 3x3 stride-1
-    convolution, as in the CIFAR ResNets.
+    convolution, as in the CIFAR ResNets; a deep stem keeps its convolutions without their stride.
 
     Raises:
         ValueError: ``name`` is not a timm model (the message suggests close names).
 
     Example:
+        >>> import torch
         >>> net = create_classifier("resnet18", num_classes=3, input_shape=(1, 8, 8))
         >>> net(torch.rand(2, 1, 8, 8)).shape, type(net.maxpool).__name__
         (torch.Size([2, 3]), 'Identity')
@@ -35,8 +36,20 @@ def create_classifier(name: str, num_classes: int, input_shape: Sequence[int], *
         raise ValueError(f"timm has no model named {name!r}.{hint}")
     channels, height, width = (int(d) for d in input_shape)
     model = timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=channels, **kwargs)
-    conv1 = getattr(model, "conv1", None)
-    if max(height, width) <= SMALL_IMAGE_SIZE and isinstance(conv1, nn.Conv2d) and hasattr(model, "maxpool"):
-        model.conv1 = nn.Conv2d(channels, conv1.out_channels, kernel_size=3, stride=1, padding=1, bias=False)
-        model.maxpool = nn.Identity()
+    if max(height, width) <= SMALL_IMAGE_SIZE:
+        _use_small_image_stem(model, channels)
     return model
+
+
+def _use_small_image_stem(model: nn.Module, channels: int) -> None:
+    """ResNet-style stems only (``conv1`` + ``maxpool``); other architectures are left as timm builds them."""
+    conv1 = getattr(model, "conv1", None)
+    if conv1 is None or not hasattr(model, "maxpool"):
+        return
+    if isinstance(conv1, nn.Conv2d):
+        model.conv1 = nn.Conv2d(channels, conv1.out_channels, kernel_size=3, stride=1, padding=1, bias=False)
+    else:  # a deep stem (timm's resnet*t, *d): keep its convolutions, drop their stride
+        for layer in conv1.modules():
+            if isinstance(layer, nn.Conv2d):
+                layer.stride = (1, 1)
+    model.maxpool = nn.Identity()

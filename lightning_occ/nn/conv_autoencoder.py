@@ -22,6 +22,7 @@ class ConvAutoencoder(nn.Module):
         channels: channels of the two convolutions.
 
     Example:
+        >>> import torch
         >>> ae = ConvAutoencoder((1, 28, 28), latent_dim=10)
         >>> ae.encode(torch.rand(2, 1, 28, 28)).shape, ae(torch.rand(2, 1, 28, 28)).shape
         (torch.Size([2, 10]), torch.Size([2, 1, 28, 28]))
