@@ -69,3 +69,24 @@ def test_compact_vae_fit_on_two_processes_and_exact_test_metrics():
     tiny_trainer(devices=2, strategy="ddp_spawn", max_epochs=3, limit_val_batches=0).fit(model, datamodule=datamodule)
     assert model.bank.shape[0] == len(datamodule.train_features())  # the full training set's codes
     assert_two_processes_test_like_one(model, datamodule)
+
+
+@pytest.mark.timeout(400)
+def test_clad_fit_on_two_processes_and_exact_test_metrics():
+    import lightning as L
+
+    from lightning_occ.data import ScenarioDataModule
+    from lightning_occ.data.scenario import ScenarioDataset
+    from lightning_occ.models import CLAD
+
+    L.seed_everything(0, verbose=False)
+    datamodule = ScenarioDataModule("digits", normal="CUR", batch_size=64)
+    datamodule.setup()
+    test = datamodule.test_dataset
+    datamodule.test_dataset = ScenarioDataset(test.images[:-1], test.is_anomaly[:-1], test.sub_labels[:-1])
+    assert len(datamodule.test_dataset) % 2 == 1
+    model = CLAD(num_clusters=4, latent_dim=4, ae_channels=(8, 8), ae_epochs=1, dec_epochs=1, classifier_epochs=1,
+                 epsilons=[0.1])
+    tiny_trainer(devices=2, strategy="ddp_spawn", max_epochs=3, limit_val_batches=0).fit(model, datamodule=datamodule)
+    assert model.stage == "done" and int(model.classifier_steps) == 3  # 6 batches shared by 2 processes
+    assert_two_processes_test_like_one(model, datamodule)

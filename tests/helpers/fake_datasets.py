@@ -92,3 +92,18 @@ def write_image_folder(root: Path, classes: tuple[str, ...] = ("cat", "dog", "fo
             for i in range(per_class):
                 _image(rng, 40).save(folder / f"{i}.png")
     return root
+
+
+def write_mnist(root: Path, per_class: int = 6, test_per_class: int = 3, seed: int = 0) -> Path:
+    """MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte: big-endian IDX headers then uint8 data."""
+    rng = np.random.default_rng(seed)
+    folder = root / "MNIST" / "raw"
+    folder.mkdir(parents=True)
+    for prefix, count in (("train", per_class), ("t10k", test_per_class)):
+        labels = np.repeat(np.arange(10, dtype=np.uint8), count)
+        images = rng.integers(0, 256, (labels.size, 28, 28), dtype=np.uint8)
+        header = np.array([2051, labels.size, 28, 28], dtype=">i4").tobytes()
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(header + images.tobytes())
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(np.array([2049, labels.size], dtype=">i4").tobytes()
+                                                             + labels.tobytes())
+    return folder
