@@ -39,8 +39,9 @@ def format_table(evaluation: Evaluation, title: str = "") -> str:
 
 def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDetector | None = None, datamodule: object = None) -> list[Path]:
     """Write ``results.json``, ``certified_auroc.png``, ``score_histograms.png`` (plus
-    ``score_field.png`` for 2-D data and ``boundary_samples.png`` for image models that can
-    ``generate``) into ``out_dir``; returns the written paths."""
+    ``score_field.png`` for 2-D data, ``boundary_samples.png`` for image models that can
+    ``generate``, and whatever the model's ``report_figures(datamodule)`` draws) into ``out_dir``;
+    returns the written paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -66,6 +67,9 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDete
             test_x, test_y = test_dataset.tensors[:2]
             device = model.device
             figures["score_field.png"] = plot_score_field(lambda g: model.score(g.to(device)), train, test_x, test_y)[0]
+    model_figures = getattr(model, "report_figures", None)
+    if callable(model_figures):
+        figures.update(model_figures(datamodule))
     generate = getattr(model, "generate", None)
     shape = getattr(model, "input_shape", None)
     if callable(generate) and shape is not None and len(shape) == 3 and shape[0] in (1, 3):

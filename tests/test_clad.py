@@ -167,7 +167,7 @@ def test_stages_run_alone_and_chain_through_init_from(tmp_path):
     trainer = tiny_trainer(max_epochs=10, limit_val_batches=0)
     trainer.fit(second, datamodule=datamodule)
     assert int(second.reached_stage) == 1 and int(second.classifier_steps) == 0
-    assert torch.equal(second.autoencoder.decoder[0].weight, first.autoencoder.decoder[0].weight)  # decoder untouched
+    assert torch.equal(second.autoencoder.decoder.upsample[0].weight, first.autoencoder.decoder.upsample[0].weight)  # decoder untouched
     assert not torch.equal(second.autoencoder.encoder[0].weight, first.autoencoder.encoder[0].weight)  # DEC trained it
     trainer.save_checkpoint(tmp_path / "dec.ckpt")
 

@@ -72,3 +72,39 @@ def test_bad_settings_are_clear_errors():
         model.build_bank(torch.randn(4, 3))
     with pytest.raises(RuntimeError, match="bank is empty"):
         model.score(torch.randn(2, 3))
+    with pytest.raises(ValueError, match="needs network='mlp'"):
+        CompactVAE(network="conv", latent="lipschitz")
+
+
+def test_conv_vae_from_the_cli_writes_latent_scatter_and_reconstructions(tmp_path):
+    from pathlib import Path
+
+    from PIL import Image
+
+    from lightning_occ.cli import build_cli
+
+    config = str(Path(__file__).resolve().parents[1] / "configs/vae/digits_cur.yaml")
+    args = ["--config", config, "--model.init_args.network", "conv", "--model.init_args.latent_dim", "2",
+            "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
+            "--report.out_dir", str(tmp_path / "report")]
+    fit = build_cli(["fit", *args])
+    assert type(fit.model.encoder).__name__ == "ConvGaussianEncoder"
+    tested = build_cli(["test", *args, "--ckpt_path", "results/vae_digits_cur/checkpoints/last.ckpt"])
+    assert 0 <= float(tested.trainer.callback_metrics["test/auroc"]) <= 1
+    for name in ("latent_scatter.png", "reconstructions.png"):
+        image = Image.open(tmp_path / "report" / name)
+        assert image.size[0] > 300 and len(set(image.convert("L").getdata())) > 20  # drawn, not blank
+    figure = tested.model.report_figures(tested.datamodule)["latent_scatter.png"]
+    assert figure.axes[0].name == "3d"  # codes on S^2 live in R^3
+
+
+def test_latent_scatter_projects_wide_codes_on_their_principal_axes():
+    from lightning_occ.metrics.plots import plot_latent_scatter
+
+    codes = torch.zeros(50, 6)
+    codes[:, 4] = torch.linspace(-5, 5, 50)  # all the spread on one axis
+    figure = plot_latent_scatter(codes, codes[:5], codes[5:10])
+    offsets = figure.axes[0].collections[0].get_offsets()
+    assert "principal axes" in figure.axes[0].get_title()
+    spread = offsets.max(0) - offsets.min(0)
+    assert spread[0] == pytest.approx(10.0, rel=1e-6) and spread[1] < 1e-6

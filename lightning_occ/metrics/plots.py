@@ -76,3 +76,41 @@ def plot_score_field(
     ax.set_title("anomaly score field (black line: score = 0)")
     fig.tight_layout()
     return fig, ax
+
+
+def _projected(codes: Sequence[torch.Tensor]) -> tuple[list[np.ndarray], str]:
+    """Codes as they are when 2-D or 3-D, else on the first two principal axes of all of them."""
+    stacked = torch.cat([c.detach().double().cpu() for c in codes])
+    if stacked.shape[1] <= 3:
+        return [c.detach().double().cpu().numpy() for c in codes], ""
+    centre = stacked.mean(0)
+    axes = torch.linalg.svd(stacked - centre, full_matrices=False).Vh[:2].T
+    return [((c.detach().double().cpu() - centre) @ axes).numpy() for c in codes], " (first two principal axes)"
+
+
+def plot_latent_scatter(train: torch.Tensor, normal: torch.Tensor, anomalous: torch.Tensor) -> Any:
+    """Latent codes of training samples, test normals and test anomalies in one 2-D or 3-D scatter."""
+    points, note = _projected([train, normal, anomalous])
+    three_d = points[0].shape[1] == 3
+    figure = plt.figure(figsize=(5.5, 5))
+    ax = figure.add_subplot(projection="3d" if three_d else None)
+    styles = (("training codes", "0.6", 4), ("test normal", "tab:blue", 8), ("test anomalous", "tab:red", 8))
+    for array, (label, colour, size) in zip(points, styles):
+        if len(array):
+            ax.scatter(*array.T[:3 if three_d else 2], s=size, c=colour, label=label, alpha=0.6)
+    ax.set_title("latent codes" + note)
+    ax.legend(loc="best", fontsize=8)
+    return figure
+
+
+def plot_reconstructions(originals: torch.Tensor, reconstructions: torch.Tensor) -> Any:
+    """Originals (top row) above their reconstructions (bottom row), images in [0, 1]."""
+    from torchvision.utils import make_grid
+
+    grid = make_grid(torch.cat([originals, reconstructions]).detach().cpu().clamp(0, 1), nrow=len(originals),
+                     padding=2, pad_value=1.0)
+    figure, ax = plt.subplots(figsize=(max(4, len(originals) * 0.6), 1.8))
+    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title("top: test inputs (normal, then anomalous); bottom: reconstructions", fontsize=8)
+    return figure

@@ -8,8 +8,11 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from lightning_occ.data.subsets import first_items
 from lightning_occ.detector import AnomalyDetector
+from lightning_occ.metrics.plots import plot_latent_scatter, plot_reconstructions
 from lightning_occ.models.knn import knn_mean_distance
+from lightning_occ.nn.conv_autoencoder import ConvDecoder, ConvGaussianEncoder
 from lightning_occ.nn.vae import LipschitzEncoder, MLPDecoder, MLPEncoder, inverse_stereographic
 
 __all__ = ["CompactVAE"]
@@ -43,8 +46,17 @@ class CompactVAE(AnomalyDetector):
     the k smallest of 1-Lipschitz functions, and their mean, stay 1-Lipschitz). In all other cases it
     is None; certify those with ``lightning_occ.certify``.
 
+    Networks (``network``): ``mlp`` (any input, flattened) or ``conv`` (images: two stride-2
+    convolutions and their transposed mirror, sigmoid output). The ``lipschitz`` latent needs ``mlp``:
+    its orthogonal layers carry the proven bound.
+
+    Report figures (``lightning-occ test``): ``latent_scatter.png`` (training codes, test normals,
+    test anomalies; 2-D or 3-D codes drawn as they are, larger ones by their first two principal
+    axes) and, for images, ``reconstructions.png``.
+
     Args:
         input_shape: input shape; inferred from the DataModule when None.
+        network: ``mlp`` or ``conv``.
         latent: ``gaussian``, ``sphere`` or ``lipschitz``.
         latent_dim: d (the sphere lives in R^(d+1); needs d >= 2).
         hidden: hidden width of encoder and decoder.
@@ -65,6 +77,7 @@ class CompactVAE(AnomalyDetector):
     def __init__(
         self,
         input_shape: Sequence[int] | None = None,
+        network: Literal["mlp", "conv"] = "mlp",
         latent: Literal["gaussian", "sphere", "lipschitz"] = "sphere",
         latent_dim: int = 8,
         hidden: int = 256,
@@ -83,12 +96,17 @@ class CompactVAE(AnomalyDetector):
             raise ValueError(f"The encoder's Lipschitz constant must be > 0, got lipschitz={lipschitz}.")
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}.")
+        if network not in ("mlp", "conv"):
+            raise ValueError(f"network must be 'mlp' or 'conv', got {network!r}.")
+        if network == "conv" and latent == "lipschitz":
+            raise ValueError("latent='lipschitz' needs network='mlp' (its orthogonal layers carry the proven bound); "
+                             "use network='conv' with latent 'gaussian' or 'sphere'.")
         if score_name not in ("elbo", "recon", "hole"):
             raise ValueError(f"score_name must be 'elbo', 'recon' or 'hole', got {score_name!r}.")
         self.save_hyperparameters()
         self.score_name = score_name
-        self.encoder: MLPEncoder | LipschitzEncoder | None = None
-        self.decoder: MLPDecoder | None = None
+        self.encoder: MLPEncoder | LipschitzEncoder | ConvGaussianEncoder | None = None
+        self.decoder: MLPDecoder | ConvDecoder | None = None
         self.input_shape: tuple[int, ...] | None = None
         self.register_buffer("bank", torch.empty(0, 0))
         self.register_buffer("bank_spacing", torch.empty(0))
@@ -101,11 +119,15 @@ class CompactVAE(AnomalyDetector):
         self.input_shape = tuple(int(d) for d in shape)
         self.built_input_shape = torch.tensor(self.input_shape, dtype=torch.long)
         features = int(torch.Size(self.input_shape).numel())
+        code_dim = hp.latent_dim + (1 if hp.latent == "sphere" else 0)
+        if hp.get("network", "mlp") == "conv":
+            self.encoder = ConvGaussianEncoder(self.input_shape, hp.hidden, hp.latent_dim)
+            self.decoder = ConvDecoder(code_dim, self.input_shape)
+            return
         if hp.latent == "lipschitz":
             self.encoder = LipschitzEncoder(features, hp.hidden, hp.latent_dim, hp.lipschitz)
         else:
             self.encoder = MLPEncoder(features, hp.hidden, hp.latent_dim)
-        code_dim = hp.latent_dim + (1 if hp.latent == "sphere" else 0)
         self.decoder = MLPDecoder(code_dim, hp.hidden, self.input_shape)
 
     def setup(self, stage: str) -> None:
@@ -210,6 +232,23 @@ class CompactVAE(AnomalyDetector):
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         if datamodule is not None and hasattr(datamodule, "train_features"):
             self.build_bank(datamodule.train_features())
+
+    @torch.no_grad()
+    def report_figures(self, datamodule: object) -> dict[str, Any]:
+        """The latent scatter and, for images, a reconstruction grid (see the class docstring)."""
+        train_features = getattr(datamodule, "train_features", None)
+        test = getattr(datamodule, "test_dataset", None)
+        if train_features is None or test is None or self.encoder is None:
+            return {}
+        x, target = first_items(test, 2000)
+        x, train = x.to(self.device), train_features()[:2000].to(self.device)
+        figures = {"latent_scatter.png": plot_latent_scatter(self.codes(train), self.codes(x[target == 0]),
+                                                             self.codes(x[target == 1]))}
+        if len(self.input_shape) == 3:
+            picks = torch.cat([x[target == 0][:8], x[target == 1][:8]])
+            mean, _ = self.encoder(picks)
+            figures["reconstructions.png"] = plot_reconstructions(picks, self.decoder(self._to_code(mean)))
+        return figures
 
     def configure_optimizers(self) -> Any:
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)

@@ -1,4 +1,5 @@
-"""A small convolutional autoencoder for 8 to 64 pixel images (CLAD's first stage)."""
+"""Small convolutional encoders and decoders for 8 to 64 pixel images (CLAD's autoencoder, CompactVAE's
+``network='conv'``)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,53 @@ from collections.abc import Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["ConvAutoencoder"]
+__all__ = ["ConvAutoencoder", "ConvDecoder", "ConvEncoder", "ConvGaussianEncoder"]
+
+
+def _code_grid(input_shape: Sequence[int], channels: Sequence[int]) -> tuple[int, int, int]:
+    if len(input_shape) != 3:
+        raise ValueError(f"Convolutional networks need (C, H, W) images, got input shape {tuple(input_shape)}.")
+    _, h, w = (int(d) for d in input_shape)
+    return int(channels[-1]), (h + 3) // 4, (w + 3) // 4
+
+
+class ConvEncoder(nn.Sequential):
+    """Two stride-2 3x3 convolutions with ReLU, then a linear map to ``out_features``."""
+
+    def __init__(self, input_shape: Sequence[int], out_features: int, channels: Sequence[int] = (32, 64)) -> None:
+        c2, gh, gw = _code_grid(input_shape, channels)
+        c1 = int(channels[0])
+        super().__init__(
+            nn.Conv2d(int(input_shape[0]), c1, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(c2 * gh * gw, out_features),
+        )
+
+
+class ConvDecoder(nn.Module):
+    """The mirror of :class:`ConvEncoder`: linear map to a feature grid, two stride-2 transposed
+    convolutions, a sigmoid (images in [0, 1]); resized to the output size when it is not a multiple of 4."""
+
+    def __init__(self, in_features: int, output_shape: Sequence[int], channels: Sequence[int] = (32, 64)) -> None:
+        super().__init__()
+        self.grid = _code_grid(output_shape, channels)
+        self.output_shape = tuple(int(d) for d in output_shape)
+        c2, gh, gw = self.grid
+        self.expand = nn.Sequential(nn.Linear(in_features, c2 * gh * gw), nn.ReLU())
+        self.upsample = nn.Sequential(
+            nn.ConvTranspose2d(c2, int(channels[0]), 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(int(channels[0]), self.output_shape[0], 3, stride=2, padding=1, output_padding=1),
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        out = self.upsample(self.expand(z).reshape(z.shape[0], *self.grid))
+        if out.shape[-2:] != self.output_shape[-2:]:
+            out = F.interpolate(out, size=self.output_shape[-2:], mode="bilinear", align_corners=False)
+        return out.sigmoid()
 
 
 class ConvAutoencoder(nn.Module):
-    """Two stride-2 convolutions down to a linear code, mirrored by transposed convolutions.
-
-    The decoder output passes through a sigmoid (inputs are images in [0, 1]) and is resized to the
-    input size when the size is not a multiple of 4 (e.g. 30 px).
-
-    Args:
-        input_shape: (C, H, W).
-        latent_dim: size of the code.
-        channels: channels of the two convolutions.
+    """:class:`ConvEncoder` to a ``latent_dim`` code and :class:`ConvDecoder` back.
 
     Example:
         >>> import torch
@@ -30,32 +65,28 @@ class ConvAutoencoder(nn.Module):
 
     def __init__(self, input_shape: Sequence[int], latent_dim: int = 10, channels: Sequence[int] = (32, 64)) -> None:
         super().__init__()
-        if len(input_shape) != 3:
-            raise ValueError(f"ConvAutoencoder needs (C, H, W) images, got input shape {tuple(input_shape)}.")
-        c, h, w = (int(d) for d in input_shape)
-        c1, c2 = channels
-        self.input_shape = (c, h, w)
-        self.code_grid = (c2, (h + 3) // 4, (w + 3) // 4)
-        grid_features = c2 * self.code_grid[1] * self.code_grid[2]
-        self.encoder = nn.Sequential(
-            nn.Conv2d(c, c1, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Flatten(), nn.Linear(grid_features, latent_dim),
-        )
-        self.decoder_input = nn.Sequential(nn.Linear(latent_dim, grid_features), nn.ReLU())
-        self.decoder = nn.Sequential(
-            nn.ConvTranspose2d(c2, c1, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(c1, c, 3, stride=2, padding=1, output_padding=1),
-        )
+        self.encoder = ConvEncoder(input_shape, latent_dim, channels)
+        self.decoder = ConvDecoder(latent_dim, input_shape, channels)
 
     def encode(self, x: Tensor) -> Tensor:
         return self.encoder(x)
 
     def decode(self, z: Tensor) -> Tensor:
-        out = self.decoder(self.decoder_input(z).reshape(z.shape[0], *self.code_grid))
-        if out.shape[-2:] != self.input_shape[-2:]:
-            out = F.interpolate(out, size=self.input_shape[-2:], mode="bilinear", align_corners=False)
-        return out.sigmoid()
+        return self.decoder(z)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.decode(self.encode(x))
+
+
+class ConvGaussianEncoder(nn.Module):
+    """A VAE encoder on images: :class:`ConvEncoder` features, then linear mean and log-variance heads."""
+
+    def __init__(self, input_shape: Sequence[int], hidden: int, latent_dim: int, channels: Sequence[int] = (32, 64)) -> None:
+        super().__init__()
+        self.body = nn.Sequential(ConvEncoder(input_shape, hidden, channels), nn.ReLU())
+        self.mean = nn.Linear(hidden, latent_dim)
+        self.log_variance = nn.Linear(hidden, latent_dim)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.body(x)
+        return self.mean(h), self.log_variance(h)
