@@ -29,9 +29,11 @@ CONFIG = Path(__file__).resolve().parents[1] / "configs" / "clad" / "digits_cur.
 PAPER = {"mnist": {"CUR": 0.940, "STR": 0.961, "MIX": 0.926}}
 
 
-def trainer(epochs: int = 1) -> L.Trainer:
+def trainer(epochs: int = 1, validate: bool = False) -> L.Trainer:
+    """Validation (where ODIN candidates are chosen) only when fitting with ``validate``."""
     return L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
-                     enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+                     enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                     limit_val_batches=1.0 if validate else 0)
 
 
 def oc_svm_auroc(dm: ScenarioDataModule) -> float:
@@ -59,14 +61,14 @@ def main() -> None:
     dataset = config["data"]["init_args"]["dataset"]
     batch_size = config["data"]["init_args"]["batch_size"]
     epochs = settings["ae_epochs"] + settings["dec_epochs"] + settings["classifier_epochs"]
-    columns = ("CLAD ODIN", "CLAD max-softmax", "clustering NMI", "kNN", "OC-SVM")
+    columns = ("CLAD ODIN", "CLAD max-softmax", "clustering NMI", "kNN", "OC-SVM")  # means; T and eps per run
     results: dict[tuple[str, str], list[float]] = {}
     for normal in args.scenarios:
         for seed in args.seeds:
             dm = ScenarioDataModule(dataset, normal=normal, seed=seed, batch_size=batch_size)
             L.seed_everything(seed, verbose=False)
             model = CLAD(**settings)
-            trainer(epochs).fit(model, datamodule=dm)
+            trainer(epochs, validate=True).fit(model, datamodule=dm)
             out = trainer().test(model, datamodule=dm, verbose=False)[0]
             knn = KNNDetector(k=5, epsilons=[0.1])
             knn.fit_bank(dm.train_features())
@@ -74,6 +76,8 @@ def main() -> None:
                 "CLAD ODIN": out["test/auroc"],
                 "CLAD max-softmax": out["test/msp_auroc"],
                 "clustering NMI": model.clustering_diagnostics["clustering/nmi"],
+                "chosen T": model.odin.current()[0],
+                "chosen eps": model.odin.current()[1],
                 "kNN": trainer().test(knn, datamodule=dm, verbose=False)[0]["test/auroc"],
                 "OC-SVM": oc_svm_auroc(dm),
             }

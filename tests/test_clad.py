@@ -181,3 +181,26 @@ def test_stages_run_alone_and_chain_through_init_from(tmp_path):
     with pytest.raises(ValueError, match="start_stage='classifier' needs the earlier stages"):
         tiny_trainer(max_epochs=10).fit(tiny_clad(init_from=str(tmp_path / "ae.ckpt"), start_stage="classifier"),
                                         datamodule=datamodule)
+
+
+@pytest.mark.timeout(300)
+def test_odin_candidates_are_chosen_on_the_validation_split():
+    from sklearn.metrics import roc_auc_score
+
+    datamodule = ScenarioDataModule("digits", normal="CUR", batch_size=64)
+    L.seed_everything(0, verbose=False)
+    model = tiny_clad(ae_epochs=1, dec_epochs=1, classifier_epochs=2, temperature=[1.0, 1000.0],
+                      odin_eps=[0.0, 0.01, 0.05])
+    tiny_trainer(max_epochs=4).fit(model, datamodule=datamodule)
+    model.eval()
+    val = datamodule.val_dataset
+    x, target = val.images.float() / 255, val.is_anomaly.numpy()
+    aurocs = {(t, e): roc_auc_score(target, odin_scores(model.classifier, x, t, e).numpy())
+              for t in (1.0, 1000.0) for e in (0.0, 0.01, 0.05)}
+    chosen = model.odin.current()
+    assert aurocs[chosen] == pytest.approx(max(aurocs.values()), abs=1e-6)
+    reloaded = CLAD(**{**model.hparams, "input_shape": [1, 8, 8]})
+    reloaded.load_state_dict(model.state_dict())
+    assert reloaded.odin.current() == chosen  # the choice travels with the weights
+    with pytest.raises(ValueError, match="Every ODIN temperature T must be > 0"):
+        tiny_clad(temperature=[1.0, -2.0])

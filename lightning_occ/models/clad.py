@@ -19,6 +19,7 @@ from lightning_occ.clustering import (
 )
 from lightning_occ.detector import AnomalyDetector
 from lightning_occ.models.clad_stages import STAGES, StagePlan
+from lightning_occ.models.odin_selection import ODINSettings, as_grid
 from lightning_occ.nn.classifiers import create_classifier
 from lightning_occ.nn.conv_autoencoder import ConvAutoencoder
 from lightning_occ.nn.dec import DECHead
@@ -47,7 +48,9 @@ class CLAD(AnomalyDetector):
     step of size ``odin_eps``; ``msp``: the baseline ``-max softmax(f(x))``; ``dec``: ``-max Q`` of the
     clustering head; ``recon``: the autoencoder's squared error. ``val``/``test`` also log
     ``{stage}/msp_auroc`` next to ``{stage}/auroc`` once the classifier is trained. ``T`` and
-    ``odin_eps`` are fixed hyper-parameters (the paper's values), never tuned on the test split.
+    ``odin_eps`` are either fixed (the paper's values) or lists of candidates: then each validation
+    epoch scores every pair on the validation split (drawn from the training side) and keeps the best
+    (:class:`ODINSettings`); the test split is never used.
 
     The stage state (current stage, the epoch it started, the last pseudo-labels) lives in buffers,
     so ``--ckpt_path last`` resumes inside any stage. To run stages alone: ``stop_after`` ends the
@@ -67,8 +70,8 @@ class CLAD(AnomalyDetector):
         ae_lr, dec_lr, dec_momentum, classifier_lr: optimiser settings (Adam, SGD, Adam).
         dec_tol: fraction of changed pseudo-labels below which clustering stops.
         alpha: degrees of freedom of the Student-t kernel.
-        temperature: ODIN's T (> 0).
-        odin_eps: ODIN's input step (>= 0, in pixel units of [0, 1] images).
+        temperature: ODIN's T (> 0), or candidates chosen on validation data.
+        odin_eps: ODIN's input step (>= 0, in pixel units of [0, 1] images), or candidates.
         score_name: ``odin``, ``msp``, ``dec`` or ``recon``.
         kmeans_seed: seed of the k-means initialisation.
         init_from: path of a CLAD checkpoint to start a new fit from.
@@ -94,8 +97,8 @@ class CLAD(AnomalyDetector):
         classifier_lr: float = 1e-4,
         dec_tol: float = 1e-3,
         alpha: float = 1.0,
-        temperature: float = 1000.0,
-        odin_eps: float = 1e-4,
+        temperature: float | Sequence[float] = 1000.0,
+        odin_eps: float | Sequence[float] = 1e-4,
         score_name: ScoreName = "odin",
         kmeans_seed: int = 0,
         init_from: str | None = None,
@@ -106,10 +109,8 @@ class CLAD(AnomalyDetector):
         super().__init__(epsilons)
         if num_clusters < 1:
             raise ValueError(f"num_clusters (K) must be >= 1, got {num_clusters}.")
-        if temperature <= 0:
-            raise ValueError(f"The ODIN temperature T must be > 0, got temperature={temperature}.")
-        if odin_eps < 0:
-            raise ValueError(f"The ODIN step must be >= 0, got odin_eps={odin_eps}.")
+        temperatures = as_grid(temperature, "ODIN temperature T", 0.0, strict=True)
+        odin_steps = as_grid(odin_eps, "ODIN step odin_eps", 0.0, strict=False)
         if score_name not in ("odin", "msp", "dec", "recon"):
             raise ValueError(f"score_name must be 'odin', 'msp', 'dec' or 'recon', got {score_name!r}.")
         if min(ae_epochs, dec_epochs, classifier_epochs) < 0:
@@ -132,6 +133,7 @@ class CLAD(AnomalyDetector):
         self.register_buffer("reached_stage", torch.tensor(0))
         self.register_buffer("classifier_steps", torch.tensor(0))
         self._pending_stage: str | None = None
+        self.odin = ODINSettings(temperatures, odin_steps)
         self.val_msp = BinaryAUROC()
         self.test_msp = BinaryAUROC()
         if input_shape is not None:
@@ -209,7 +211,7 @@ class CLAD(AnomalyDetector):
         if self.score_name == "msp":
             with torch.no_grad():
                 return -max_softmax(self.classifier(x)).to(x.dtype)
-        return odin_scores(self.classifier, x, self.hparams.temperature, self.hparams.odin_eps)
+        return odin_scores(self.classifier, x, *self.odin.current())
 
     def msp_scores(self, x: Tensor) -> Tensor:
         """The baseline score ``-max softmax(f(x))`` (T = 1, no input step)."""
@@ -380,8 +382,15 @@ class CLAD(AnomalyDetector):
         if self._classifier_trained():
             msp = self.val_msp if metric is self.val_certified else self.test_msp
             msp.update(self.msp_scores(batch[0]), batch[1])
+            if metric is self.val_certified and self.odin.searching:
+                self.odin.update(self.classifier, self._images(batch[0]), batch[1])
 
     def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            self.odin.reset()
+        elif self.odin.select() is not None:
+            temperature, epsilon = self.odin.current()
+            self.log_dict({"val/odin_temperature": temperature, "val/odin_eps": epsilon})
         if self._evaluates():
             self._log_msp("val", self.val_msp)
             super().on_validation_epoch_end()

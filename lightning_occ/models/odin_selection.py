@@ -1,0 +1,72 @@
+"""Choosing ODIN's temperature and input step on validation data (never on the test split)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torchmetrics.classification import BinaryAUROC
+
+from lightning_occ.nn.odin import odin_scores
+
+__all__ = ["ODINSettings", "as_grid"]
+
+
+def as_grid(value: float | Sequence[float], name: str, minimum: float, strict: bool) -> list[float]:
+    """One value or a list of candidates, each checked against ``minimum``."""
+    values = [float(v) for v in (value if isinstance(value, Sequence) else [value])]
+    if not values or any(v < minimum or (strict and v == minimum) for v in values):
+        relation = ">" if strict else ">="
+        raise ValueError(f"Every {name} must be {relation} {minimum:g}, got {value}.")
+    return values
+
+
+class ODINSettings(nn.Module):
+    """The (T, eps) used for scoring, and, when several candidates are given, their validation AUROCs.
+
+    With one temperature and one step the settings are fixed. With candidate lists every pair is
+    scored on each validation epoch (DDP-synchronised AUROC per pair) and the best pair becomes the
+    one used for scoring (first best on ties). The choice lives in buffers, so it is saved in
+    checkpoints with the weights it was made for.
+
+    Example:
+        >>> settings = ODINSettings([1.0, 1000.0], [0.0, 0.01])
+        >>> settings.searching, len(settings.pairs), settings.current()
+        (True, 4, (1.0, 0.0))
+    """
+
+    def __init__(self, temperatures: Sequence[float], epsilons: Sequence[float]) -> None:
+        super().__init__()
+        self.pairs = list(itertools.product(temperatures, epsilons))
+        self.register_buffer("temperature", torch.tensor(float(temperatures[0]), dtype=torch.float64))
+        self.register_buffer("epsilon", torch.tensor(float(epsilons[0]), dtype=torch.float64))
+        self.metrics = nn.ModuleList(BinaryAUROC() for _ in self.pairs) if len(self.pairs) > 1 else nn.ModuleList()
+
+    @property
+    def searching(self) -> bool:
+        return len(self.pairs) > 1
+
+    def current(self) -> tuple[float, float]:
+        return float(self.temperature), float(self.epsilon)
+
+    def update(self, classifier: nn.Module, x: Tensor, target: Tensor) -> None:
+        for (temperature, epsilon), metric in zip(self.pairs, self.metrics):
+            metric.update(odin_scores(classifier, x, temperature, epsilon), target)
+
+    def reset(self) -> None:
+        for metric in self.metrics:
+            metric.reset()
+
+    def select(self) -> dict[tuple[float, float], float] | None:
+        """Adopt the pair with the best validation AUROC; returns every pair's AUROC (None if not searching
+        or nothing was seen)."""
+        if not self.searching or not self.metrics[0].update_count:
+            return None
+        aurocs = {pair: float(metric.compute()) for pair, metric in zip(self.pairs, self.metrics)}
+        self.reset()
+        temperature, epsilon = max(aurocs, key=aurocs.get)
+        self.temperature.fill_(temperature)
+        self.epsilon.fill_(epsilon)
+        return aurocs
