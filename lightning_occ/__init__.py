@@ -10,6 +10,7 @@ from lightning_occ.detector import AnomalyDetector
 from lightning_occ.metrics import CertifiedAUROC
 from lightning_occ.models import OCSDF, KNNDetector
 from lightning_occ.report import CertifiedReport
+from lightning_occ import zoo  # noqa: E402  (after the detectors it loads)
 
 __version__ = "0.1.0"
-__all__ = ["AnomalyDetector", "CertifiedAUROC", "CertifiedReport", "KNNDetector", "OCSDF", "TabularDataModule"]
+__all__ = ["AnomalyDetector", "CertifiedAUROC", "CertifiedReport", "KNNDetector", "OCSDF", "TabularDataModule", "zoo"]

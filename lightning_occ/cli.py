@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import lightning as L
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from lightning_occ import zoo
 from lightning_occ.detector import AnomalyDetector
 from lightning_occ.report import CertifiedReport
 from lightning_occ.tracking import check_strategy_name, check_wandb_ready
 from lightning_occ.trainer import OCCTrainer
+from lightning_occ.zoo import commands as zoo_commands
+from lightning_occ.zoo.loading import ZOO_PREFIX
 
 __all__ = ["LightningOCCCLI", "build_cli", "main"]
 
@@ -53,9 +57,41 @@ def build_cli(args: Any = None, run: bool = True) -> LightningOCCCLI:
     )
 
 
+def resolve_zoo_arguments(argv: list[str]) -> list[str]:
+    """``--ckpt_path zoo:NAME`` becomes the entry's verified, cached Lightning checkpoint; without a
+    ``--config`` or ``--model``, a config with the entry's model and data (its recorded scenario) is
+    added, so the command needs nothing else."""
+    argv = list(argv)
+    for i, arg in enumerate(argv):
+        value, prefix = None, ""
+        if arg == "--ckpt_path" and i + 1 < len(argv) and argv[i + 1].startswith(ZOO_PREFIX):
+            value, index = argv[i + 1], i + 1
+        elif arg.startswith("--ckpt_path=" + ZOO_PREFIX):
+            value, index, prefix = arg.split("=", 1)[1], i, "--ckpt_path="
+        if value is None:
+            continue
+        argv[index] = prefix + str(zoo.checkpoint_path(value))
+        if not any(a in ("--config", "-c") or a.startswith(("--config=", "--model")) for a in argv):
+            argv[1:1] = ["--config", str(zoo.evaluation_config(value))]
+        break
+    return argv
+
+
 def main(args: Any = None) -> None:
-    """Entry point of ``lightning-occ`` and ``python -m lightning_occ``."""
-    build_cli(args)
+    """Entry point of ``lightning-occ`` and ``python -m lightning_occ``; ``lightning-occ zoo ...`` lists
+    and describes the pretrained entries."""
+    argv = list(sys.argv[1:] if args is None else args)
+    if argv[:1] == ["zoo"]:
+        zoo_commands.main(argv[1:])
+        return
+    try:
+        argv = resolve_zoo_arguments(argv)
+    except zoo.ZooError as error:
+        sys.exit(f"lightning-occ: error: {error}")
+    try:
+        build_cli(argv)
+    except zoo.ZooError as error:  # e.g. --model.init_args.pretrained of another method
+        sys.exit(f"lightning-occ: error: {error}")
 
 
 if __name__ == "__main__":

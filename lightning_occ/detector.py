@@ -67,10 +67,13 @@ class AnomalyDetector(L.LightningModule, ABC):
     Args:
         epsilons: l2 radii (model input units) at which the certified AUROC is reported; 0 is
             always added for the clean AUROC.
+        pretrained: ``zoo:NAME`` or a checkpoint of the same method whose weights initialise a new
+            ``fit`` (fine-tuning); ignored when the fit resumes from ``ckpt_path``.
     """
 
-    def __init__(self, epsilons: Sequence[float] = (0.25, 0.5, 1.0)) -> None:
+    def __init__(self, epsilons: Sequence[float] = (0.25, 0.5, 1.0), pretrained: str | None = None) -> None:
         super().__init__()
+        self.pretrained = pretrained
         radii = sorted({0.0, *(float(e) for e in epsilons)})
         if radii[0] < 0:
             raise ValueError(f"Every radius in `epsilons` must be >= 0, got {list(epsilons)}.")
@@ -102,6 +105,22 @@ class AnomalyDetector(L.LightningModule, ABC):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._resume_rng_states = checkpoint.get(RNG_STATES_KEY)
+
+    def on_fit_start(self) -> None:
+        if self.pretrained and self.trainer.ckpt_path is None:
+            self.load_pretrained(self.pretrained)
+
+    def load_pretrained(self, source: str) -> None:
+        """Copy the weights of ``zoo:NAME`` or a ``.ckpt`` of the same method into this detector."""
+        from lightning_occ.zoo import ZooError, pretrained_state
+
+        state = pretrained_state(source, type(self))
+        try:
+            self.load_state_dict(state)
+        except RuntimeError as error:
+            detail = str(error).strip().splitlines()[-1].strip()
+            raise ZooError(f"pretrained={source!r} does not fit this {type(self).__name__} ({detail}); build it with "
+                           "the entry's hyper-parameters (`lightning-occ zoo info NAME`).") from None
 
     def on_train_start(self) -> None:
         """When resuming ``fit``, continue the random streams (negatives, noise) where the checkpoint left them."""

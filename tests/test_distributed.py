@@ -90,3 +90,17 @@ def test_clad_fit_on_two_processes_and_exact_test_metrics():
     tiny_trainer(devices=2, strategy="ddp_spawn", max_epochs=3, limit_val_batches=0).fit(model, datamodule=datamodule)
     assert model.stage == "done" and int(model.classifier_steps) == 3  # 6 batches shared by 2 processes
     assert_two_processes_test_like_one(model, datamodule)
+
+
+@pytest.mark.timeout(300)
+def test_smoothed_detector_on_two_processes_certifies_like_one():
+    from lightning_occ.certify import PercentileSmoothing, SmoothedDetector
+    from lightning_occ.data import TabularDataModule
+
+    datamodule = TabularDataModule("breast_cancer")
+    datamodule.setup()
+    assert len(datamodule.test_dataset) % 2 == 1
+    knn = KNNDetector(k=5)
+    knn.fit_bank(datamodule.train_features())
+    smoothed = SmoothedDetector(knn, certifier=PercentileSmoothing(sigma=0.5, n=300, alpha=0.01), epsilons=[0.1])
+    assert_two_processes_test_like_one(smoothed, datamodule)

@@ -1,17 +1,15 @@
 """ScenarioDataModule: real MNIST counts, real loaders on fake copies of each on-disk format, errors."""
 
-import functools
 import hashlib
-import http.server
 import os
 import tarfile
-import threading
 from pathlib import Path
 
 import pytest
 import torch
 
 from lightning_occ.data import ScenarioDataModule, vision_sources
+from tests.helpers.http_server import serve_folder
 from tests.helpers.fake_datasets import write_cifar10, write_gtsrb, write_image_folder, write_tiny_imagenet
 
 MNIST_ROOT = Path(os.environ.get("LIGHTNING_OCC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -106,13 +104,8 @@ def cifar_archive_server(tmp_path):
     archive.parent.mkdir()
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(source / "cifar-10-batches-py", arcname="cifar-10-batches-py")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(archive.parent))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/{archive.name}"
-    yield url, hashlib.md5(archive.read_bytes()).hexdigest()
-    server.shutdown()
+    with serve_folder(archive.parent) as base:
+        yield f"{base}/{archive.name}", hashlib.md5(archive.read_bytes()).hexdigest()
 
 
 def test_cifar10_download_and_checksum(tmp_path, monkeypatch, cifar_archive_server):

@@ -78,6 +78,7 @@ class CLAD(AnomalyDetector):
         start_stage: stage to (re)start at with ``init_from``.
         stop_after: last stage to train.
         epsilons: radii reported by ``lightning-occ certify``.
+        pretrained: ``zoo:NAME`` or a checkpoint of this method to start ``fit`` from.
     """
 
     def __init__(
@@ -105,8 +106,9 @@ class CLAD(AnomalyDetector):
         start_stage: Literal["autoencoder", "clustering", "classifier"] | None = None,
         stop_after: Literal["autoencoder", "clustering", "classifier"] = "classifier",
         epsilons: Sequence[float] = (0.1, 0.25, 0.5),
+        pretrained: str | None = None,
     ) -> None:
-        super().__init__(epsilons)
+        super().__init__(epsilons, pretrained)
         if num_clusters < 1:
             raise ValueError(f"num_clusters (K) must be >= 1, got {num_clusters}.")
         temperatures = as_grid(temperature, "ODIN temperature T", 0.0, strict=True)
@@ -219,6 +221,7 @@ class CLAD(AnomalyDetector):
 
     # ------------------------------------------------------------------------------ stage control
     def on_fit_start(self) -> None:
+        super().on_fit_start()
         features = self._train_features()
         if self.hparams.num_clusters > features.shape[0]:
             raise ValueError(f"num_clusters={self.hparams.num_clusters} is larger than the {features.shape[0]} normal "
@@ -230,6 +233,14 @@ class CLAD(AnomalyDetector):
         if max_epochs is not None and max_epochs >= 0 and max_epochs < needed:
             raise ValueError(f"CLAD needs trainer.max_epochs >= {needed} (ae_epochs + dec_epochs + classifier_epochs "
                              f"up to stop_after={self.plan.stop_after!r}); got {max_epochs}.")
+
+    def load_pretrained(self, source: str) -> None:
+        """Pretrained weights, with every stage to train again (fine-tuning all of them)."""
+        super().load_pretrained(source)
+        for name in ("stage_index", "stage_start_epoch", "reached_stage", "classifier_steps"):
+            getattr(self, name).zero_()
+        self.labels_epoch.fill_(-1)
+        self.pseudo_labels = torch.zeros(0, dtype=torch.long, device=self.device)
 
     def _initialise_from(self, path: str) -> None:
         """Weights and stage state of an earlier CLAD checkpoint; the stage to train then starts afresh."""

@@ -67,6 +67,7 @@ class CompactVAE(AnomalyDetector):
         hole_normalized: divide the hole score by the local spacing of training codes.
         lr: Adam learning rate.
         epsilons: radii of the certified AUROC.
+        pretrained: ``zoo:NAME`` or a checkpoint of this method to start ``fit`` from.
 
     Example:
         >>> vae = CompactVAE(input_shape=(4,), latent="sphere", latent_dim=2, hidden=8)
@@ -88,8 +89,9 @@ class CompactVAE(AnomalyDetector):
         hole_normalized: bool = False,
         lr: float = 1e-3,
         epsilons: Sequence[float] = (0.1, 0.25, 0.5),
+        pretrained: str | None = None,
     ) -> None:
-        super().__init__(epsilons)
+        super().__init__(epsilons, pretrained)
         if latent == "sphere" and latent_dim < 2:
             raise ValueError(f"latent='sphere' needs latent_dim >= 2 (the sphere S^d with d >= 2), got {latent_dim}.")
         if lipschitz <= 0:

@@ -32,6 +32,7 @@ class KNNDetector(AnomalyDetector):
     Args:
         k: number of neighbours.
         epsilons: radii of the certified AUROC.
+        pretrained: accepted for a uniform interface; the bank is rebuilt from the training data anyway.
 
     Example:
         >>> detector = KNNDetector(k=1)
@@ -40,8 +41,8 @@ class KNNDetector(AnomalyDetector):
         tensor([2.])
     """
 
-    def __init__(self, k: int = 5, epsilons: Sequence[float] = (0.25, 0.5, 1.0)) -> None:
-        super().__init__(epsilons)
+    def __init__(self, k: int = 5, epsilons: Sequence[float] = (0.25, 0.5, 1.0), pretrained: str | None = None) -> None:
+        super().__init__(epsilons, pretrained)
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}.")
         self.save_hyperparameters()
@@ -80,6 +81,7 @@ class KNNDetector(AnomalyDetector):
     def on_fit_start(self) -> None:
         """Build the bank from the DataModule's full training set (identical on every process), before
         the sanity-check validation runs."""
+        super().on_fit_start()
         datamodule = self.trainer.datamodule
         if datamodule is not None and hasattr(datamodule, "train_features"):
             self.fit_bank(datamodule.train_features())

@@ -58,6 +58,7 @@ class OCSDF(AnomalyDetector):
         lr: RMSprop learning rate.
         lr_final: if set, the learning rate decays linearly to it over ``trainer.max_epochs``.
         epsilons: radii of the certified AUROC.
+        pretrained: ``zoo:NAME`` or a checkpoint of this method to start ``fit`` from.
 
     Example:
         >>> model = OCSDF(in_features=2, width=16, depth=2)
@@ -90,8 +91,9 @@ class OCSDF(AnomalyDetector):
         lr: float = 5e-4,
         lr_final: float | None = None,
         epsilons: Sequence[float] = (0.25, 0.5, 1.0),
+        pretrained: str | None = None,
     ) -> None:
-        super().__init__(epsilons)
+        super().__init__(epsilons, pretrained)
         if margin <= 0 or lam <= 0 or negative_steps < 0 or warmup_epochs < 0:
             raise ValueError("margin and lam must be > 0; negative_steps and warmup_epochs >= 0.")
         if domain is not None and domain[0] >= domain[1]:
@@ -164,6 +166,7 @@ class OCSDF(AnomalyDetector):
         return self._require_net().lipschitz_bound()
 
     def on_fit_start(self) -> None:
+        super().on_fit_start()
         if self.negative_std is None and self.hparams.domain is not None:
             return
         max_abs = self._training_features().abs().amax(0).reshape(self.input_shape).to(self.device)

@@ -1,0 +1,7 @@
+"""The one error type of the zoo: its message is complete, so the CLI prints it without a traceback."""
+
+__all__ = ["ZooError"]
+
+
+class ZooError(RuntimeError):
+    """A zoo entry could not be found, fetched, verified or used."""

@@ -1,0 +1,105 @@
+"""Turning a zoo entry into a detector, a Lightning checkpoint, or initial weights for fine-tuning."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+
+from lightning_occ.detector import DETECTOR_CLASS_KEY, AnomalyDetector
+from lightning_occ.zoo.errors import ZooError
+from lightning_occ.zoo.files import cache_dir, weights_path
+from lightning_occ.zoo.registry import Registry, ZooEntry, default_registry
+
+__all__ = ["ZOO_PREFIX", "checkpoint_path", "detector_class", "evaluation_config", "load", "pretrained_state"]
+
+ZOO_PREFIX = "zoo:"
+
+
+def detector_class(class_path: str) -> type[AnomalyDetector]:
+    """The detector class an entry names; only lightning-occ detectors are accepted."""
+    module_name, _, class_name = class_path.rpartition(".")
+    if not module_name.startswith("lightning_occ."):
+        raise ZooError(f"Zoo entries may only name lightning-occ detectors, not {class_path!r}.")
+    cls = getattr(importlib.import_module(module_name), class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, AnomalyDetector)):
+        raise ZooError(f"{class_path!r} is not a lightning-occ AnomalyDetector.")
+    return cls
+
+
+def _entry(name: str, registry: Registry | None) -> tuple[ZooEntry, Registry]:
+    registry = registry or default_registry()
+    return registry.get(name.removeprefix(ZOO_PREFIX)), registry
+
+
+def _weights(entry: ZooEntry, registry: Registry) -> dict[str, torch.Tensor]:
+    return load_file(str(weights_path(entry, registry)))  # safetensors: tensors only, nothing unpickled
+
+
+def load(name: str, registry: Registry | None = None) -> AnomalyDetector:
+    """The entry's detector, weights loaded (hash checked), in eval mode.
+
+    Example:
+        >>> import lightning_occ as lo
+        >>> model = lo.zoo.load("ocsdf-breast-cancer")
+        >>> model.training, model.lipschitz_bound <= 1 + 1e-4
+        (False, True)
+    """
+    entry, registry = _entry(name, registry)
+    model = detector_class(entry.class_path)(**entry.init_args)
+    model.load_state_dict(_weights(entry, registry))
+    return model.eval()
+
+
+def checkpoint_path(name: str, registry: Registry | None = None) -> Path:
+    """A Lightning checkpoint of the entry (cached), for ``Trainer.test(ckpt_path=...)`` and ``--ckpt_path zoo:NAME``."""
+    entry, registry = _entry(name, registry)
+    state = _weights(entry, registry)
+    target = cache_dir() / f"{entry.sha256[:16]}-{entry.name}.ckpt"
+    if target.is_file():
+        return target
+    import lightning
+
+    checkpoint = {"state_dict": state, "hyper_parameters": dict(entry.init_args), "epoch": 0, "global_step": 0,
+                  "pytorch-lightning_version": lightning.__version__, DETECTOR_CLASS_KEY: entry.class_path}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False)
+    with handle:
+        torch.save(checkpoint, handle)
+    os.replace(handle.name, target)
+    return target
+
+
+def evaluation_config(name: str, registry: Registry | None = None) -> Path:
+    """A ``lightning-occ`` config (cached YAML) with the entry's model and its recorded scenario's data."""
+    import yaml
+
+    entry, _ = _entry(name, registry)
+    config = {"model": {"class_path": entry.class_path, "init_args": entry.init_args}, "data": entry.data}
+    target = cache_dir() / f"{entry.sha256[:16]}-{entry.name}.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(config, sort_keys=False))
+    return target
+
+
+def pretrained_state(source: str, expected: type[AnomalyDetector], registry: Registry | None = None) -> dict[str, Any]:
+    """Weights to initialise a detector of class ``expected`` from ``zoo:NAME`` or a ``.ckpt`` file."""
+    if source.startswith(ZOO_PREFIX):
+        entry, registry = _entry(source, registry)
+        class_path, state = entry.class_path, _weights(entry, registry)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ZooError(f"pretrained={source!r} is neither 'zoo:NAME' nor an existing checkpoint file.")
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        class_path, state = checkpoint.get(DETECTOR_CLASS_KEY, ""), checkpoint["state_dict"]
+    if class_path.rpartition(".")[2] != expected.__name__:
+        method = class_path.rpartition(".")[2] or "an unknown method"
+        raise ZooError(f"pretrained={source!r} holds a {method} checkpoint; it cannot initialise a "
+                       f"{expected.__name__}. Pick an entry of the same method (`lightning-occ zoo list`).")
+    return state

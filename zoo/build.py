@@ -1,0 +1,100 @@
+"""Train zoo entries from their recipes, export their weights, measure them, and update the registry.
+
+    python zoo/build.py                      # every recipe in zoo/recipes
+    python zoo/build.py clad-digits-cur ...  # some of them
+    LIGHTNING_OCC_DATA=../shared/data python zoo/build.py ocsdf-mnist-0
+
+For each NAME: ``lightning-occ fit --config zoo/recipes/NAME.yaml`` (CPU), the checkpoint it selected
+(``best.ckpt`` where the recipe monitors a validation metric, else ``last.ckpt``) is exported to
+``lightning_occ/zoo/weights/NAME.safetensors`` (tensors only) with its hyper-parameters in the
+registry, then the exported entry is loaded back and tested on the recipe's scenario: those are the
+recorded metrics. Finally ``zoo/README.md`` is regenerated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+from safetensors.torch import save_file
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lightning_occ.checkpoints import load_detector  # noqa: E402
+from lightning_occ.cli import build_cli  # noqa: E402
+from lightning_occ.zoo.evaluate import evaluate_entry  # noqa: E402
+from lightning_occ.zoo.files import sha256_of  # noqa: E402
+from lightning_occ.zoo.readme import render_readme  # noqa: E402
+from lightning_occ.zoo.registry import MANIFEST, WEIGHTS_DIR, Registry, ZooEntry  # noqa: E402
+
+RECIPES = ROOT / "zoo" / "recipes"
+PAPERS = {
+    "OCSDF": "Bethune et al., Robust One-Class Classification with Signed Distance Function using 1-Lipschitz "
+             "Neural Networks, ICML 2023",
+    "CLAD": "Park et al., Confidence-based self-labelling anomaly detection, arXiv:2104.09793",
+    "CompactVAE": "Glazunov & Zarras, Vacant Holes for Unsupervised Detection of the Outliers in Compact Latent "
+                  "Representation, UAI 2023",
+}
+LOCAL_ONLY = ("pretrained", "init_from", "start_stage")
+
+
+def scenario_text(data: dict) -> str:
+    args = data.get("init_args", {})
+    normal = args.get("normal")
+    if normal is None:
+        return "one-class (normal class of the table)"
+    if isinstance(normal, str):
+        return f"latent multi-class {normal}"
+    return f"one-class, normal {normal}"
+
+
+def plain(value: object) -> object:
+    """Hyper-parameters as JSON (tuples become lists)."""
+    return json.loads(json.dumps(value, default=list))
+
+
+def build(name: str, registry: Registry) -> ZooEntry:
+    recipe = RECIPES / f"{name}.yaml"
+    config = yaml.safe_load(recipe.read_text())
+    build_cli(["fit", "--config", str(recipe), "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+               "--trainer.accelerator", "cpu"])
+    folder = ROOT / "results" / "zoo" / name / "checkpoints"
+    checkpoint = folder / "best.ckpt" if (folder / "best.ckpt").is_file() else folder / "last.ckpt"
+    model = load_detector(checkpoint)
+    init_args = {k: v for k, v in plain(dict(model.hparams)).items() if k not in LOCAL_ONLY}
+    weights = WEIGHTS_DIR / f"{name}.safetensors"
+    save_file({k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}, str(weights),
+              metadata={"name": name, "class_path": f"{type(model).__module__}.{type(model).__qualname__}"})
+    method = type(model).__name__
+    entry = ZooEntry(
+        name=name, method=method, class_path=f"{type(model).__module__}.{type(model).__qualname__}",
+        init_args=init_args, data=config["data"], dataset=config["data"]["init_args"]["dataset"],
+        scenario=scenario_text(config["data"]), recipe=f"zoo/recipes/{name}.yaml", metrics={},
+        sha256=sha256_of(weights), size=weights.stat().st_size, file=weights.name,
+        certificate=model.certificate_description(), paper=PAPERS.get(method, ""),
+        notes=f"checkpoint: {checkpoint.name}",
+    )
+    registry.add(entry)
+    entry.metrics = evaluate_entry(name, registry)
+    return entry
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("names", nargs="*", help="recipes to build (default: all)")
+    args = parser.parse_args()
+    names = args.names or sorted(p.stem for p in RECIPES.glob("*.yaml"))
+    registry = Registry.from_file(MANIFEST)
+    for name in names:
+        entry = build(name, registry)
+        registry.save(MANIFEST)
+        print(f"{name}: {entry.metrics} ({entry.size / 1e6:.2f} MB)", flush=True)
+    (ROOT / "zoo" / "README.md").write_text(render_readme(registry))
+
+
+if __name__ == "__main__":
+    main()
