@@ -65,7 +65,8 @@ def checkpoint_path(name: str, registry: Registry | None = None) -> Path:
         return target
     import lightning
 
-    checkpoint = {"state_dict": state, "hyper_parameters": dict(entry.init_args), "epoch": 0, "global_step": 0,
+    hyper_parameters = {"_class_path": entry.class_path, **entry.init_args}  # what LightningCLI reads back
+    checkpoint = {"state_dict": state, "hyper_parameters": hyper_parameters, "epoch": 0, "global_step": 0,
                   "pytorch-lightning_version": lightning.__version__, DETECTOR_CLASS_KEY: entry.class_path}
     target.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False)
