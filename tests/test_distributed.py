@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from lightning_occ.data import UnpaddedDistributedSampler
 from lightning_occ.models import KNNDetector
@@ -104,3 +105,14 @@ def test_smoothed_detector_on_two_processes_certifies_like_one():
     knn.fit_bank(datamodule.train_features())
     smoothed = SmoothedDetector(knn, certifier=PercentileSmoothing(sigma=0.5, n=300, alpha=0.01), epsilons=[0.1])
     assert_two_processes_test_like_one(smoothed, datamodule)
+
+
+@pytest.mark.timeout(300)
+def test_knn_fit_on_two_processes_keeps_the_full_bank_and_exact_test_metrics():
+    from lightning_occ.data import TabularDataModule
+
+    datamodule = TabularDataModule("breast_cancer")
+    knn = KNNDetector(k=5)
+    tiny_trainer(devices=2, strategy="ddp_spawn", max_epochs=1, limit_val_batches=0).fit(knn, datamodule=datamodule)
+    assert torch.equal(knn.bank, datamodule.train_features().flatten(1).float())
+    assert_two_processes_test_like_one(knn, datamodule)
