@@ -106,6 +106,13 @@ class AnomalyDetector(L.LightningModule, ABC):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._resume_rng_states = checkpoint.get(RNG_STATES_KEY)
 
+    def datamodule_input_shape(self, hint: str = "`input_shape`") -> list[int]:
+        """The attached DataModule's ``input_shape``, for networks built lazily in ``setup``."""
+        shape = getattr(self.trainer.datamodule, "input_shape", None) if self._trainer is not None else None
+        if shape is None:
+            raise ValueError(f"{type(self).__name__} needs {hint}, or a DataModule with an `input_shape`.")
+        return list(shape)
+
     def on_fit_start(self) -> None:
         if self.pretrained and self.trainer.ckpt_path is None:
             self.load_pretrained(self.pretrained)

@@ -155,11 +155,8 @@ class CLAD(AnomalyDetector):
 
     def setup(self, stage: str) -> None:
         if self.autoencoder is None:
-            shape = getattr(self.trainer.datamodule, "input_shape", None) if self.trainer else None
-            if shape is None:
-                raise ValueError("CLAD needs `input_shape`, or a DataModule with an `input_shape`.")
-            self.hparams.input_shape = list(shape)
-            self._build(shape)
+            self.hparams.input_shape = self.datamodule_input_shape()
+            self._build(self.hparams.input_shape)
         strategy = self.trainer.strategy if self._trainer is not None else None
         if stage == "fit" and isinstance(strategy, DDPStrategy):
             # Each stage trains a different part of the model, so DDP must expect unused parameters.

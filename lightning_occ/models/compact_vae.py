@@ -134,11 +134,8 @@ class CompactVAE(AnomalyDetector):
 
     def setup(self, stage: str) -> None:
         if self.encoder is None:
-            shape = getattr(self.trainer.datamodule, "input_shape", None) if self.trainer else None
-            if shape is None:
-                raise ValueError("CompactVAE needs `input_shape`, or a DataModule with an `input_shape`.")
-            self.hparams.input_shape = list(shape)
-            self._build(shape)
+            self.hparams.input_shape = self.datamodule_input_shape()
+            self._build(self.hparams.input_shape)
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
         shape = state_dict.get(prefix + "built_input_shape")

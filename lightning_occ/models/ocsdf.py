@@ -130,10 +130,8 @@ class OCSDF(AnomalyDetector):
     def setup(self, stage: str) -> None:
         if self.net is not None:
             return
-        shape = getattr(self.trainer.datamodule, "input_shape", None) if self.trainer else None
-        if shape is None:
-            raise ValueError("OCSDF needs `in_features`, or a DataModule with an `input_shape` to infer it from.")
-        self.hparams.input_shape = list(shape)
+        shape = self.datamodule_input_shape(hint="`in_features`")
+        self.hparams.input_shape = shape
         self.hparams.in_features = int(torch.Size(shape).numel())
         self._build(shape)
 
