@@ -16,7 +16,7 @@ from lightning_occ.clustering import cluster_purity
 from lightning_occ.data import ScenarioDataModule
 from lightning_occ.models import CLAD
 from lightning_occ.nn.classifiers import create_classifier
-from lightning_occ.nn.dec import DECHead, sharpened_target, student_t_assignment
+from lightning_occ.nn.dec import DECHead, classifier_targets, sharpened_target, student_t_assignment
 from lightning_occ.nn.odin import max_softmax, odin_perturbation, odin_scores
 from tests.helpers.training import tiny_trainer
 
@@ -64,6 +64,17 @@ def test_dec_loss_is_kl_of_the_target_and_its_steps_sharpen_the_assignment():
     assert cluster_purity(head(codes).argmax(1), torch.tensor([7, 9])) == 1.0
 
 
+def test_classifier_targets_hard_soft_and_sharpened():
+    q = torch.tensor([[0.6, 0.4], [0.3, 0.7], [0.55, 0.45]])
+    assert classifier_targets(q, "hard").tolist() == [0, 1, 0]
+    assert classifier_targets(q, "soft") is q
+    p = classifier_targets(q, "sharpened")
+    assert torch.allclose(p, sharpened_target(q)) and torch.allclose(p.sum(1), torch.ones(3))
+    assert (p.max(1).values > q.max(1).values).all()  # between Q and one-hot: sharper than Q
+    with pytest.raises(ValueError, match="pseudo_targets must be one of"):
+        classifier_targets(q, "fuzzy")
+
+
 def test_odin_step_raises_the_max_softmax_and_leaves_no_parameter_gradient():
     torch.manual_seed(0)
     classifier = nn.Sequential(nn.Flatten(), nn.Linear(16, 5)).eval()
@@ -92,6 +103,10 @@ def test_bad_odin_and_classifier_settings_are_clear_errors():
         tiny_clad(input_shape=(64,))
     with pytest.raises(ValueError, match="stop_after"):
         tiny_clad(stop_after="testing")
+    with pytest.raises(ValueError, match=r"pseudo_targets must be one of \('hard', 'soft', 'sharpened'\)"):
+        tiny_clad(pseudo_targets="fuzzy")
+    with pytest.raises(ValueError, match="input_size must be a positive number of pixels"):
+        create_classifier("resnet18", 3, (1, 8, 8), input_size=0)
 
 
 def test_more_clusters_than_normal_training_samples_is_a_clear_error():
@@ -113,6 +128,36 @@ def test_small_image_stem_keeps_the_resolution_of_8_pixel_inputs():
     assert net.forward_features(torch.rand(2, 1, 8, 8)).shape[-1] == 1  # 8 -> 8 -> 4 -> 2 -> 1
     big = create_classifier("resnet18", 3, (3, 224, 224))
     assert big.conv1.stride == (2, 2) and isinstance(big.maxpool, nn.MaxPool2d)
+
+
+def test_classifier_input_size_resizes_inside_the_network_and_passes_input_gradients():
+    net = create_classifier("resnet18", 3, (1, 8, 8), input_size=16, channels=[8, 16, 32, 64])
+    seen = []
+    net.network.conv1.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape))
+    x = torch.rand(2, 1, 8, 8, requires_grad=True)
+    net(x).sum().backward()
+    assert seen == [torch.Size([2, 1, 16, 16])]
+    assert x.grad is not None and x.grad.abs().sum() > 0  # ODIN's step reaches the original pixels
+    assert net.network.forward_features(torch.rand(2, 1, 16, 16)).shape[-1] == 2  # 16 -> 16 -> 8 -> 4 -> 2
+
+
+def test_soft_targets_train_the_classifier_on_dec_posteriors_and_skip_one_image_batches():
+    """337 normal CUR training images in batches of 48 end with a batch of one, which BatchNorm cannot
+    train on: the classifier stage skips it. Soft targets: the classifier is fitted to Q itself."""
+    L.seed_everything(0, verbose=False)
+    datamodule = ScenarioDataModule("digits", normal="CUR", batch_size=48)
+    model = tiny_clad(pseudo_targets="soft", classifier_input_size=12, classifier_kwargs={"channels": [8, 8, 8, 8]},
+                      classifier_epochs=6, classifier_lr=3e-3)
+    tiny_trainer(max_epochs=10, limit_val_batches=0).fit(model, datamodule=datamodule)
+    assert len(datamodule.train_dataset) % 48 == 1
+    assert int(model.classifier_steps) == 6 * (len(datamodule.train_dataset) // 48)
+    model.eval()
+    x = datamodule.train_features()
+    with torch.no_grad():
+        q = model.cluster_assignment(x)
+        p = torch.softmax(model.classifier(model._images(x)), dim=1)
+    kl = float((q * (q / p).log()).sum(1).mean())
+    assert kl < 0.01  # the classifier has learnt Q (here nearly flat); hard targets leave it at ~0.04
 
 
 def read_metrics(folder: Path) -> list[dict[str, str]]:

@@ -22,7 +22,7 @@ from lightning_occ.models.clad_stages import STAGES, StagePlan
 from lightning_occ.models.odin_selection import ODINSettings, as_grid
 from lightning_occ.nn.classifiers import create_classifier
 from lightning_occ.nn.conv_autoencoder import ConvAutoencoder
-from lightning_occ.nn.dec import DECHead
+from lightning_occ.nn.dec import PSEUDO_TARGETS, DECHead, classifier_targets
 from lightning_occ.nn.odin import max_softmax, odin_scores
 
 __all__ = ["CLAD"]
@@ -42,7 +42,9 @@ class CLAD(AnomalyDetector):
        whole training set are recomputed; the stage ends when fewer than ``dec_tol`` of them
        changed, or after ``dec_epochs``.
     3. ``classifier``: a timm network (``classifier``, random init, small-image stem) trained with
-       cross-entropy on the pseudo-labels argmax Q of the (frozen) encoder, computed on the fly.
+       cross-entropy on the pseudo-labels of the (frozen) encoder, computed on the fly: argmax Q
+       (``pseudo_targets="hard"``, the paper), Q itself (``"soft"``: DEC's posterior distilled) or
+       DEC's sharpened target P of the batch (``"sharpened"``).
 
     Scores (``score_name``): ``odin`` (default): ``-max softmax(f(x') / T)`` with x' the ODIN input
     step of size ``odin_eps``; ``msp``: the baseline ``-max softmax(f(x))``; ``dec``: ``-max Q`` of the
@@ -66,6 +68,9 @@ class CLAD(AnomalyDetector):
         ae_channels: channels of the autoencoder's two convolutions.
         classifier: timm model name.
         classifier_kwargs: extra keyword arguments of ``timm.create_model``.
+        classifier_input_size: when set, the classifier sees the images resized (bilinear) to this
+            many pixels a side; None keeps their size.
+        pseudo_targets: classifier targets, ``hard`` (argmax Q), ``soft`` (Q) or ``sharpened`` (P).
         ae_epochs, dec_epochs, classifier_epochs: epochs of each stage (``dec_epochs`` is a maximum).
         ae_lr, dec_lr, dec_momentum, classifier_lr: optimiser settings (Adam, SGD, Adam).
         dec_tol: fraction of changed pseudo-labels below which clustering stops.
@@ -89,6 +94,8 @@ class CLAD(AnomalyDetector):
         ae_channels: Sequence[int] = (32, 64),
         classifier: str = "resnet18",
         classifier_kwargs: dict[str, Any] | None = None,
+        classifier_input_size: int | None = None,
+        pseudo_targets: Literal["hard", "soft", "sharpened"] = "hard",
         ae_epochs: int = 20,
         dec_epochs: int = 20,
         classifier_epochs: int = 20,
@@ -113,6 +120,9 @@ class CLAD(AnomalyDetector):
             raise ValueError(f"num_clusters (K) must be >= 1, got {num_clusters}.")
         temperatures = as_grid(temperature, "ODIN temperature T", 0.0, strict=True)
         odin_steps = as_grid(odin_eps, "ODIN step odin_eps", 0.0, strict=False)
+        if pseudo_targets not in PSEUDO_TARGETS:
+            raise ValueError(f"pseudo_targets must be one of {PSEUDO_TARGETS} (argmax Q, Q, DEC's P), "
+                             f"got {pseudo_targets!r}.")
         if score_name not in ("odin", "msp", "dec", "recon"):
             raise ValueError(f"score_name must be 'odin', 'msp', 'dec' or 'recon', got {score_name!r}.")
         if min(ae_epochs, dec_epochs, classifier_epochs) < 0:
@@ -151,7 +161,7 @@ class CLAD(AnomalyDetector):
         self.autoencoder = ConvAutoencoder(self.input_shape, hp.latent_dim, hp.ae_channels)
         self.dec = DECHead(hp.num_clusters, hp.latent_dim, hp.alpha)
         self.classifier = create_classifier(hp.classifier, hp.num_clusters, self.input_shape,
-                                            **(hp.classifier_kwargs or {}))
+                                            input_size=hp.classifier_input_size, **(hp.classifier_kwargs or {}))
 
     def setup(self, stage: str) -> None:
         if self.autoencoder is None:
@@ -352,14 +362,18 @@ class CLAD(AnomalyDetector):
         if stage == "done":
             return None
         x = self._images(batch[0])
+        if stage == "classifier" and x.shape[0] == 1:
+            # BatchNorm cannot train on one image (a training set of n * batch_size + 1 images). Under DDP
+            # the ranks' batches are padded to equal sizes, so every rank skips it together.
+            return None
         if stage == "autoencoder":
             loss = F.mse_loss(self.autoencoder(x), x)
         elif stage == "clustering":
             loss = self.dec.loss(self.cluster_assignment(x))
         else:
             with torch.no_grad():
-                pseudo = self.cluster_assignment(x).argmax(dim=1)
-            loss = F.cross_entropy(self.classifier(x), pseudo)
+                q = self.cluster_assignment(x)
+            loss = F.cross_entropy(self.classifier(x), classifier_targets(q, self.hparams.pseudo_targets))
             self.classifier_steps += 1
         optimizer = self.optimizers()[STAGES.index(stage)]
         optimizer.zero_grad()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["DECHead", "sharpened_target", "student_t_assignment"]
+__all__ = ["PSEUDO_TARGETS", "DECHead", "classifier_targets", "sharpened_target", "student_t_assignment"]
+
+PSEUDO_TARGETS = ("hard", "soft", "sharpened")
 
 
 def student_t_assignment(codes: Tensor, centres: Tensor, alpha: float = 1.0) -> Tensor:
@@ -23,6 +25,24 @@ def sharpened_target(q: Tensor) -> Tensor:
     """p_ij = (q_ij^2 / f_j) / sum_j' (q_ij'^2 / f_j'), with cluster frequencies f_j = sum_i q_ij."""
     weight = q.pow(2) / q.sum(dim=0)
     return weight / weight.sum(dim=1, keepdim=True)
+
+
+def classifier_targets(q: Tensor, kind: str) -> Tensor:
+    """Classifier targets from a batch's soft assignment Q: ``hard`` the labels argmax Q, ``soft`` Q
+    itself, ``sharpened`` DEC's target P of the batch (:func:`sharpened_target`), between the two.
+
+    Example:
+        >>> q = torch.tensor([[0.6, 0.4], [0.3, 0.7]])
+        >>> classifier_targets(q, "hard").tolist(), classifier_targets(q, "soft") is q
+        ([0, 1], True)
+    """
+    if kind == "hard":
+        return q.argmax(dim=1)
+    if kind == "soft":
+        return q
+    if kind == "sharpened":
+        return sharpened_target(q)
+    raise ValueError(f"pseudo_targets must be one of {PSEUDO_TARGETS} (argmax Q, Q, DEC's P), got {kind!r}.")
 
 
 class DECHead(nn.Module):
