@@ -22,7 +22,7 @@ from lightning_occ.models.clad_stages import STAGES, StagePlan
 from lightning_occ.models.odin_selection import ODINSettings, as_grid
 from lightning_occ.nn.classifiers import create_classifier
 from lightning_occ.nn.conv_autoencoder import ConvAutoencoder
-from lightning_occ.nn.dec import PSEUDO_TARGETS, DECHead, classifier_targets
+from lightning_occ.nn.dec import DECHead, check_target_kind, classifier_targets
 from lightning_occ.nn.odin import max_softmax, odin_scores
 
 __all__ = ["CLAD"]
@@ -120,9 +120,7 @@ class CLAD(AnomalyDetector):
             raise ValueError(f"num_clusters (K) must be >= 1, got {num_clusters}.")
         temperatures = as_grid(temperature, "ODIN temperature T", 0.0, strict=True)
         odin_steps = as_grid(odin_eps, "ODIN step odin_eps", 0.0, strict=False)
-        if pseudo_targets not in PSEUDO_TARGETS:
-            raise ValueError(f"pseudo_targets must be one of {PSEUDO_TARGETS} (argmax Q, Q, DEC's P), "
-                             f"got {pseudo_targets!r}.")
+        check_target_kind(pseudo_targets)
         if score_name not in ("odin", "msp", "dec", "recon"):
             raise ValueError(f"score_name must be 'odin', 'msp', 'dec' or 'recon', got {score_name!r}.")
         if min(ae_epochs, dec_epochs, classifier_epochs) < 0:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["PSEUDO_TARGETS", "DECHead", "classifier_targets", "sharpened_target", "student_t_assignment"]
+__all__ = ["PSEUDO_TARGETS", "DECHead", "check_target_kind", "classifier_targets", "sharpened_target",
+           "student_t_assignment"]
 
 PSEUDO_TARGETS = ("hard", "soft", "sharpened")
 
@@ -27,6 +28,12 @@ def sharpened_target(q: Tensor) -> Tensor:
     return weight / weight.sum(dim=1, keepdim=True)
 
 
+def check_target_kind(kind: str) -> None:
+    """Raise a clear error unless ``kind`` is one of :data:`PSEUDO_TARGETS`."""
+    if kind not in PSEUDO_TARGETS:
+        raise ValueError(f"pseudo_targets must be one of {PSEUDO_TARGETS} (argmax Q, Q, DEC's P), got {kind!r}.")
+
+
 def classifier_targets(q: Tensor, kind: str) -> Tensor:
     """Classifier targets from a batch's soft assignment Q: ``hard`` the labels argmax Q, ``soft`` Q
     itself, ``sharpened`` DEC's target P of the batch (:func:`sharpened_target`), between the two.
@@ -36,13 +43,10 @@ def classifier_targets(q: Tensor, kind: str) -> Tensor:
         >>> classifier_targets(q, "hard").tolist(), classifier_targets(q, "soft") is q
         ([0, 1], True)
     """
+    check_target_kind(kind)
     if kind == "hard":
         return q.argmax(dim=1)
-    if kind == "soft":
-        return q
-    if kind == "sharpened":
-        return sharpened_target(q)
-    raise ValueError(f"pseudo_targets must be one of {PSEUDO_TARGETS} (argmax Q, Q, DEC's P), got {kind!r}.")
+    return q if kind == "soft" else sharpened_target(q)
 
 
 class DECHead(nn.Module):
