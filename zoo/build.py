@@ -6,7 +6,8 @@
 
 For each NAME: ``lightning-occ fit --config zoo/recipes/NAME.yaml`` (CPU), the checkpoint it selected
 (``best.ckpt`` where the recipe monitors a validation metric, else ``last.ckpt``) is exported to
-``lightning_occ/zoo/weights/NAME.safetensors`` (tensors only) with its hyper-parameters in the
+``lightning_occ/zoo/weights/NAME.safetensors`` (tensors only; float16 for detectors without a
+Lipschitz bound, see ``lightning_occ.zoo.export.storage_dtype``) with its hyper-parameters in the
 registry, then the exported entry is loaded back and tested on the recipe's scenario: those are the
 recorded metrics. Finally ``zoo/README.md`` is regenerated.
 """
@@ -19,7 +20,6 @@ import sys
 from pathlib import Path
 
 import yaml
-from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from lightning_occ.checkpoints import load_detector  # noqa: E402
 from lightning_occ.cli import build_cli  # noqa: E402
 from lightning_occ.zoo.evaluate import evaluate_entry  # noqa: E402
+from lightning_occ.zoo.export import export_weights  # noqa: E402
 from lightning_occ.zoo.files import sha256_of  # noqa: E402
 from lightning_occ.zoo.readme import render_readme  # noqa: E402
 from lightning_occ.zoo.registry import MANIFEST, WEIGHTS_DIR, Registry, ZooEntry  # noqa: E402
@@ -67,16 +68,16 @@ def build(name: str, registry: Registry) -> ZooEntry:
     model = load_detector(checkpoint)
     init_args = {k: v for k, v in plain(dict(model.hparams)).items() if k not in LOCAL_ONLY}
     weights = WEIGHTS_DIR / f"{name}.safetensors"
-    save_file({k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}, str(weights),
-              metadata={"name": name, "class_path": f"{type(model).__module__}.{type(model).__qualname__}"})
+    class_path = f"{type(model).__module__}.{type(model).__qualname__}"
+    dtype = export_weights(model, weights, metadata={"name": name, "class_path": class_path})
     method = type(model).__name__
     entry = ZooEntry(
-        name=name, method=method, class_path=f"{type(model).__module__}.{type(model).__qualname__}",
+        name=name, method=method, class_path=class_path,
         init_args=init_args, data=config["data"], dataset=config["data"]["init_args"]["dataset"],
         scenario=scenario_text(config["data"]), recipe=f"zoo/recipes/{name}.yaml", metrics={},
         sha256=sha256_of(weights), size=weights.stat().st_size, file=weights.name,
         certificate=model.certificate_description(), paper=PAPERS.get(method, ""),
-        notes=f"checkpoint: {checkpoint.name}",
+        notes=f"checkpoint: {checkpoint.name}", dtype=str(dtype).removeprefix("torch."),
     )
     registry.add(entry)
     entry.metrics = evaluate_entry(name, registry)

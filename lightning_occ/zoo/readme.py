@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lightning_occ.zoo.registry import Registry, default_registry
+from lightning_occ.zoo.registry import Registry, ZooEntry, default_registry
 
 __all__ = ["render_readme", "render_table"]
 
@@ -28,6 +28,8 @@ Every entry was trained by its recipe (`zoo/recipes/NAME.yaml`, a `lightning-occ
 AUROC columns are those measurements; the test suite re-evaluates every entry and must reproduce them
 to 1e-4. Certified AUROC is at the radii listed (l2, input units): from the Lipschitz bound for OCSDF and
 the Lipschitz-latent CompactVAE; CLAD has no bound (certify it with `lightning-occ certify`).
+Entries without a bound are stored in float16 where the size says so (a certified detector keeps
+float32: rounding would void its proof); they load into float32 models.
 
 This file is generated: `python -m lightning_occ.zoo readme > zoo/README.md`.
 """
@@ -38,13 +40,17 @@ def _certified(metrics: dict[str, float]) -> str:
     return ", ".join(f"{v:.3f} @ {r:.4g}" for r, v in pairs) or "-"
 
 
+def _size(entry: ZooEntry) -> str:
+    return f"{entry.size / 1e6:.2f} MB" + ("" if entry.dtype == "float32" else f" ({entry.dtype})")
+
+
 def render_table(registry: Registry) -> str:
     lines = ["| name | method | dataset | scenario | AUROC | certified AUROC | size | sha256 |",
              "|---|---|---|---|---|---|---|---|"]
     for name in registry.names():
         e = registry.get(name)
         lines.append(f"| `{e.name}` | {e.method} | {e.dataset} | {e.scenario} | {e.metrics['test/auroc']:.4f} | "
-                     f"{_certified(e.metrics)} | {e.size / 1e6:.2f} MB | `{e.sha256[:12]}` |")
+                     f"{_certified(e.metrics)} | {_size(e)} | `{e.sha256[:12]}` |")
     return "\n".join(lines)
 
 

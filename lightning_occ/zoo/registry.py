@@ -24,6 +24,7 @@ class ZooEntry:
 
     ``file`` names a file next to the manifest (shipped in the package); ``url`` a remote copy,
     cached in torch hub's cache directory. Either way ``sha256`` is checked before the weights are read.
+    ``dtype`` is the precision the floating-point weights are stored in (they load into a float32 model).
     """
 
     name: str
@@ -43,6 +44,7 @@ class ZooEntry:
     licence: str = "Apache-2.0"
     paper: str = ""
     notes: str = ""
+    dtype: str = "float32"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
