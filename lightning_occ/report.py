@@ -41,12 +41,14 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDete
     """Write ``results.json``, ``certified_auroc.png``, ``score_histograms.png`` (plus
     ``score_field.png`` for 2-D data, ``boundary_samples.png`` for image models that can
     ``generate``, and whatever the model's ``report_figures(datamodule)`` draws) into ``out_dir``;
-    returns the written paths."""
+    returns the written paths. Without a certificate, ``certified_auroc`` is null at every radius > 0."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    certified = [value if eps == 0 or evaluation.certificate is not None else None  # no claim without a certificate
+                 for eps, value in zip(evaluation.epsilons, evaluation.certified.tolist())]
     results = {"metrics": evaluation.metrics(), "epsilons": evaluation.epsilons,
-               "certified_auroc": evaluation.certified.tolist(), "lipschitz_bound": evaluation.lipschitz_bound,
+               "certified_auroc": certified, "lipschitz_bound": evaluation.lipschitz_bound,
                "certificate": evaluation.certificate,
                "other_curves": {k: v.tolist() for k, v in evaluation.other_curves.items()},
                "n_samples": evaluation.target.numel(), "n_anomalies": int(evaluation.target.sum())}

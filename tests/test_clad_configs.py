@@ -1,5 +1,5 @@
 """Every CLAD config (MNIST, CIFAR-10, GTSRB, Tiny-ImageNet) fits and tests end to end on fake copies
-of its dataset in the exact on-disk format, with the schedule shortened to one epoch per stage."""
+of its dataset in the exact on-disk format, with the schedule shortened to one epoch per stage and the networks narrowed."""
 
 from functools import partial
 from pathlib import Path
@@ -24,7 +24,10 @@ def test_clad_config_runs_end_to_end_on_fake_data(name, tmp_path):
             "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
             "--report.out_dir", str(tmp_path / "report")]
     short = ["--model.init_args.ae_epochs", "1", "--model.init_args.dec_epochs", "1",
-             "--model.init_args.classifier_epochs", "1", "--trainer.max_epochs", "3"]
+             "--model.init_args.classifier_epochs", "1", "--trainer.max_epochs", "3",
+             # the config's networks at a fraction of their width: same layers, input sizes and stems
+             "--model.init_args.ae_channels", "[8, 8]", "--model.init_args.latent_dim", "8",
+             "--model.init_args.classifier_kwargs", "{channels: [8, 16, 16, 16]}"]
     fit = build_cli(["fit", *args, *short])
     assert fit.model.stage == "done" and int(fit.model.classifier_steps) > 0
     checkpoint = next(Path("results").rglob("last.ckpt"))

@@ -115,3 +115,17 @@ def test_single_class_test_set_is_refused():
 def test_nan_scores_are_refused():
     with pytest.raises(ValueError, match="NaN"):
         certified_auroc(torch.tensor([0.1, np.nan]), torch.tensor([0, 1]), [0.0], lipschitz=1.0)
+
+
+def test_exact_auroc_ranks_close_scores_like_sklearn():
+    from sklearn.metrics import roc_auc_score
+
+    from lightning_occ.metrics import ExactAUROC
+
+    generator = torch.Generator().manual_seed(0)
+    target = torch.randint(0, 2, (400,), generator=generator)
+    scores = -0.25 - 1e-6 * torch.rand(400, generator=generator, dtype=torch.float64) - 1e-7 * target  # ODIN at T=1000
+    metric = ExactAUROC()
+    for part in range(4):
+        metric.update(scores[part * 100:(part + 1) * 100], target[part * 100:(part + 1) * 100])
+    assert float(metric.compute()) == pytest.approx(roc_auc_score(target.numpy(), scores.numpy()), abs=1e-12)

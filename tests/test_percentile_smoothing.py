@@ -82,3 +82,13 @@ def test_nan_scores_are_rejected():
     smoother = PercentileSmoothing(sigma=0.3, n=200, epsilons=[0.1])
     with pytest.raises(ValueError, match="NaN"):
         smoother.certify(lambda z: torch.full((z.shape[0],), float("nan")), torch.zeros(2, 3))
+
+
+def test_radii_may_come_later_and_only_they_are_checked_against_n():
+    settings = PercentileSmoothing(sigma=0.25, n=100, alpha=0.001)  # n=100 cannot reach 0.25, but no radius asked yet
+    with pytest.raises(ValueError, match="no radii to certify"):
+        settings.certify(lambda z: z.sum(1), torch.zeros(2, 3))
+    certificate = settings.at_radii([0.05]).certify(lambda z: z.sum(1), torch.zeros(2, 3))
+    assert certificate.epsilons == [0.05] and bool(torch.isfinite(certificate.lower).all())
+    with pytest.raises(ValueError, match="Use n >= "):
+        settings.at_radii([0.25])

@@ -51,7 +51,9 @@ class PercentileSmoothing:
     Args:
         sigma: noise standard deviation, in the detector's input units.
         n: noisy samples per input.
-        epsilons: radii to certify.
+        epsilons: radii to certify. None: radii given later through :meth:`at_radii` (as
+            :class:`SmoothedDetector` and ``lightning-occ certify`` do); until then n is only checked
+            against radius 0, and :meth:`certify` asks for radii.
         percentile: p in (0, 1); 0.5 is median smoothing.
         alpha: failure probability per sample (per radius unless ``simultaneous``).
         simultaneous: make the bounds valid for every radius at once (DKW band; the default, since a
@@ -75,7 +77,7 @@ class PercentileSmoothing:
         self,
         sigma: float = 0.25,
         n: int = 2000,
-        epsilons: Sequence[float] = (0.25,),
+        epsilons: Sequence[float] | None = None,
         percentile: float = 0.5,
         alpha: float = 0.001,
         simultaneous: bool = True,
@@ -90,7 +92,7 @@ class PercentileSmoothing:
             raise ValueError(f"n must be >= 1, got {n}.")
         self.sigma, self.n, self.percentile, self.alpha = float(sigma), int(n), float(percentile), float(alpha)
         self.simultaneous, self.chunk_size, self.seed, self.progress = simultaneous, chunk_size, seed, progress
-        self.epsilons = _as_epsilons(epsilons).tolist()
+        self.epsilons = None if epsilons is None else _as_epsilons(epsilons).tolist()
         self._lo, self._hi = self._indices(self.n)
         if (self._lo < 0).any() or (self._hi >= self.n).any():
             raise ValueError(self._too_few_samples_message())
@@ -100,8 +102,16 @@ class PercentileSmoothing:
         return PercentileSmoothing(self.sigma, self.n, epsilons, self.percentile, self.alpha, self.simultaneous,
                                    self.chunk_size, self.seed, self.progress)
 
+    def _require_radii(self) -> None:
+        if self.epsilons is None:
+            raise ValueError("This PercentileSmoothing has no radii to certify: pass epsilons=[...] or use "
+                             "at_radii([...]).")
+
+    def _radii_checked(self) -> list[float]:
+        return self.epsilons if self.epsilons is not None else [0.0]
+
     def _quantile_levels(self) -> tuple[np.ndarray, np.ndarray]:
-        shift = np.asarray(self.epsilons) / self.sigma
+        shift = np.asarray(self._radii_checked()) / self.sigma
         z = norm.ppf(self.percentile)
         return norm.cdf(z - shift), norm.cdf(z + shift)
 
@@ -167,7 +177,7 @@ class PercentileSmoothing:
         reach = (f"the largest radius it can certify is {largest:.4g} (eps / sigma = {largest / self.sigma:.3g})"
                  if largest >= 0 else "it cannot even bound the smoothed score at radius 0")
         return (
-            f"n={self.n} noisy samples are too few for alpha={self.alpha} and radii {self.epsilons} at "
+            f"n={self.n} noisy samples are too few for alpha={self.alpha} and radii {self._radii_checked()} at "
             f"sigma={self.sigma}: {reach}. {advice}"
         )
 
@@ -180,11 +190,13 @@ class PercentileSmoothing:
 
     def certify(self, score_fn: Callable[[Tensor], Tensor], x: Tensor) -> ScoreCertificate:
         """Smoothed score and certified bounds for each input of the batch ``x``."""
+        self._require_radii()
         ordered = self.sample_scores(score_fn, x)
         return self.certificate_from_sorted(ordered)
 
     def certificate_from_sorted(self, ordered: Tensor) -> ScoreCertificate:
         """Build the certificate from already sorted noisy scores (B, n)."""
+        self._require_radii()
         if torch.isnan(ordered).any():
             raise ValueError("The score function returned NaN on noisy inputs; it must be defined on all of input space.")
         point = int(np.ceil(self.percentile * self.n)) - 1

@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor
-from torchmetrics.classification import BinaryAUROC
 
 from lightning_occ.clustering import (
     cluster_fractions,
@@ -18,6 +17,7 @@ from lightning_occ.clustering import (
     normalized_mutual_information,
 )
 from lightning_occ.detector import AnomalyDetector
+from lightning_occ.metrics.exact_auroc import ExactAUROC
 from lightning_occ.models.clad_stages import STAGES, StagePlan
 from lightning_occ.models.odin_selection import ODINSettings, as_grid
 from lightning_occ.nn.classifiers import create_classifier
@@ -144,8 +144,8 @@ class CLAD(AnomalyDetector):
         self.register_buffer("classifier_steps", torch.tensor(0))
         self._pending_stage: str | None = None
         self.odin = ODINSettings(temperatures, odin_steps)
-        self.val_msp = BinaryAUROC()
-        self.test_msp = BinaryAUROC()
+        self.val_msp = ExactAUROC()
+        self.test_msp = ExactAUROC()
         if input_shape is not None:
             self._build(input_shape)
 
@@ -217,12 +217,12 @@ class CLAD(AnomalyDetector):
         self._require_classifier()
         if self.score_name == "msp":
             with torch.no_grad():
-                return -max_softmax(self.classifier(x)).to(x.dtype)
+                return -max_softmax(self.classifier(x))
         return odin_scores(self.classifier, x, *self.odin.current())
 
     def msp_scores(self, x: Tensor) -> Tensor:
         """The baseline score ``-max softmax(f(x))`` (T = 1, no input step)."""
-        return -max_softmax(self.classifier(self._images(x))).to(x.dtype)
+        return -max_softmax(self.classifier(self._images(x)))
 
     # ------------------------------------------------------------------------------ stage control
     def on_fit_start(self) -> None:
@@ -421,7 +421,7 @@ class CLAD(AnomalyDetector):
         self._log_msp("test", self.test_msp)
         super().on_test_epoch_end()
 
-    def _log_msp(self, stage: str, metric: BinaryAUROC) -> None:
+    def _log_msp(self, stage: str, metric: ExactAUROC) -> None:
         if metric.update_count and not self.trainer.sanity_checking:
             self.log(f"{stage}/msp_auroc", metric.compute())
         metric.reset()

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torchmetrics.classification import BinaryAUROC
 
+from lightning_occ.metrics.exact_auroc import ExactAUROC
 from lightning_occ.nn.odin import odin_scores
 
 __all__ = ["ODINSettings", "as_grid"]
@@ -42,7 +42,7 @@ class ODINSettings(nn.Module):
         self.pairs = list(itertools.product(temperatures, epsilons))
         self.register_buffer("temperature", torch.tensor(float(temperatures[0]), dtype=torch.float64))
         self.register_buffer("epsilon", torch.tensor(float(epsilons[0]), dtype=torch.float64))
-        self.metrics = nn.ModuleList(BinaryAUROC() for _ in self.pairs) if len(self.pairs) > 1 else nn.ModuleList()
+        self.metrics = nn.ModuleList(ExactAUROC() for _ in self.pairs) if len(self.pairs) > 1 else nn.ModuleList()
 
     @property
     def searching(self) -> bool:
