@@ -9,6 +9,7 @@ from pathlib import Path
 
 import lightning as L
 
+from lightning_occ.atomic import atomic_path
 from lightning_occ.certify import PercentileSmoothing, SmoothedDetector
 from lightning_occ.checkpoints import load_detector
 from lightning_occ.detector import AnomalyDetector, Evaluation
@@ -22,13 +23,11 @@ def write_certificates(evaluation: Evaluation, path: str | Path) -> Path:
     if evaluation.lower is None or evaluation.upper is None:
         raise ValueError("This evaluation has no per-sample bounds; it did not come from a smoothing certifier.")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     radii = [f"{eps:g}" for eps in evaluation.epsilons]
     header = ["index", "target", "score"]
     for r in radii:
         header += [f"lower@{r}", f"upper@{r}", f"abstain@{r}"]
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", newline="") as handle:
+    with atomic_path(path) as partial, partial.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         for i in range(evaluation.target.numel()):
@@ -38,7 +37,6 @@ def write_certificates(evaluation: Evaluation, path: str | Path) -> Path:
                 abstain = not (math.isfinite(low) and math.isfinite(high))
                 row += [f"{low:.9g}", f"{high:.9g}", int(abstain)]
             writer.writerow(row)
-    os.replace(partial, path)
     return path
 
 

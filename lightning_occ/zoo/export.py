@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 
+from lightning_occ.atomic import atomic_path
 from lightning_occ.detector import AnomalyDetector
 
 __all__ = ["export_weights", "storage_dtype"]
@@ -45,14 +44,6 @@ def export_weights(model: AnomalyDetector, path: str | Path, metadata: dict[str,
     dtype = dtype or storage_dtype(model)
     tensors = {name: value.detach().cpu().to(dtype if value.dtype == torch.float32 else value.dtype).contiguous().clone()
                for name, value in model.state_dict().items()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(handle)
-    try:
+    with atomic_path(path) as partial:
         save_file(tensors, partial, metadata=metadata)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
     return dtype

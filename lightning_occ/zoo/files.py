@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import torch
 
+from lightning_occ.atomic import atomic_path
 from lightning_occ.zoo.errors import ZooError
 from lightning_occ.zoo.registry import Registry, ZooEntry
 
@@ -44,25 +43,20 @@ def _check(path: Path, entry: ZooEntry) -> Path:
 def _download(entry: ZooEntry, target: Path, timeout: float) -> None:
     """Stream ``entry.url`` into a temporary file beside ``target``; it becomes ``target`` only once its
     hash matches, so an interrupted or corrupt download never leaves a file under the final name."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=target.name + ".", suffix=".part", delete=False)
-    temporary = Path(handle.name)
     digest = hashlib.sha256()
-    try:
-        with handle, urllib.request.urlopen(entry.url, timeout=timeout) as response:
-            for chunk in iter(lambda: response.read(CHUNK), b""):
-                digest.update(chunk)
-                handle.write(chunk)
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        temporary.unlink(missing_ok=True)
-        reason = getattr(error, "reason", None) or error
-        raise ZooError(f"Could not download zoo entry {entry.name!r} from {entry.url}: {reason}. Check the network "
-                       f"(or proxy), or place the file by hand at {target} (sha256 {entry.sha256}).") from None
-    if digest.hexdigest() != entry.sha256:
-        temporary.unlink(missing_ok=True)
-        raise ZooError(f"Refusing zoo entry {entry.name!r}: the file downloaded from {entry.url} has sha256 "
-                       f"{digest.hexdigest()}, the registry records {entry.sha256}. Nothing was kept.")
-    os.replace(temporary, target)
+    with atomic_path(target) as temporary:  # removed, never renamed, when an error is raised below
+        try:
+            with temporary.open("wb") as handle, urllib.request.urlopen(entry.url, timeout=timeout) as response:
+                for chunk in iter(lambda: response.read(CHUNK), b""):
+                    digest.update(chunk)
+                    handle.write(chunk)
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            reason = getattr(error, "reason", None) or error
+            raise ZooError(f"Could not download zoo entry {entry.name!r} from {entry.url}: {reason}. Check the network "
+                           f"(or proxy), or place the file by hand at {target} (sha256 {entry.sha256}).") from None
+        if digest.hexdigest() != entry.sha256:
+            raise ZooError(f"Refusing zoo entry {entry.name!r}: the file downloaded from {entry.url} has sha256 "
+                           f"{digest.hexdigest()}, the registry records {entry.sha256}. Nothing was kept.")
 
 
 def weights_path(entry: ZooEntry, registry: Registry, timeout: float = 60.0) -> Path:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file
 
+from lightning_occ.atomic import atomic_path
 from lightning_occ.detector import DETECTOR_CLASS_KEY, AnomalyDetector
 from lightning_occ.zoo.errors import ZooError
 from lightning_occ.zoo.files import cache_dir, weights_path
@@ -68,11 +67,8 @@ def checkpoint_path(name: str, registry: Registry | None = None) -> Path:
     hyper_parameters = {"_class_path": entry.class_path, **entry.init_args}  # what LightningCLI reads back
     checkpoint = {"state_dict": state, "hyper_parameters": hyper_parameters, "epoch": 0, "global_step": 0,
                   "pytorch-lightning_version": lightning.__version__, DETECTOR_CLASS_KEY: entry.class_path}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False)
-    with handle:
-        torch.save(checkpoint, handle)
-    os.replace(handle.name, target)
+    with atomic_path(target) as partial:
+        torch.save(checkpoint, partial)
     return target
 
 

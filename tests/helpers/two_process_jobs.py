@@ -19,6 +19,8 @@ from pathlib import Path
 import lightning as L
 import torch.multiprocessing as mp
 
+from tests.helpers.training import tiny_trainer
+
 JobResult = dict  # {"checkpoint": path or None when the job does not fit, "metrics": {...}, "world_size": 2}
 
 
@@ -29,10 +31,7 @@ def free_port() -> int:
 
 
 def ddp_trainer(**overrides) -> L.Trainer:
-    options = dict(accelerator="cpu", devices=2, strategy="ddp", max_epochs=3, logger=False, enable_checkpointing=False,
-                   enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0)
-    options.update(overrides)
-    return L.Trainer(**options)
+    return tiny_trainer(devices=2, strategy="ddp", limit_val_batches=0, **overrides)
 
 
 def _worker(rank: int, port: int, jobs: dict[str, Callable[[], tuple]], out: str) -> None:
