@@ -61,19 +61,21 @@ def main() -> None:
     dataset = config["data"]["init_args"]["dataset"]
     batch_size = config["data"]["init_args"]["batch_size"]
     epochs = settings["ae_epochs"] + settings["dec_epochs"] + settings["classifier_epochs"]
-    columns = ("CLAD ODIN", "CLAD max-softmax", "clustering NMI", "kNN", "OC-SVM")  # means; T and eps per run
+    columns = ("CLAD ODIN", "CLAD ODIN val", "CLAD max-softmax", "clustering NMI", "kNN", "OC-SVM")  # means; T and eps per run
     results: dict[tuple[str, str], list[float]] = {}
     for normal in args.scenarios:
         for seed in args.seeds:
             dm = ScenarioDataModule(dataset, normal=normal, seed=seed, batch_size=batch_size)
             L.seed_everything(seed, verbose=False)
             model = CLAD(**settings)
-            trainer(epochs, validate=True).fit(model, datamodule=dm)
+            fitting = trainer(epochs, validate=True)
+            fitting.fit(model, datamodule=dm)
             out = trainer().test(model, datamodule=dm, verbose=False)[0]
             knn = KNNDetector(k=5, epsilons=[0.1])
             knn.fit_bank(dm.train_features())
             row = {
                 "CLAD ODIN": out["test/auroc"],
+                "CLAD ODIN val": float(fitting.callback_metrics.get("val/odin_auroc", float("nan"))),
                 "CLAD max-softmax": out["test/msp_auroc"],
                 "clustering NMI": model.clustering_diagnostics["clustering/nmi"],
                 "chosen T": model.odin.current()[0],

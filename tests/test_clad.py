@@ -246,7 +246,8 @@ def test_odin_candidates_are_chosen_on_the_validation_split():
     L.seed_everything(0, verbose=False)
     model = tiny_clad(ae_epochs=1, dec_epochs=1, classifier_epochs=2, temperature=[1.0, 1000.0],
                       odin_eps=[0.0, 0.01, 0.05])
-    tiny_trainer(max_epochs=4).fit(model, datamodule=datamodule)
+    trainer = tiny_trainer(max_epochs=4)
+    trainer.fit(model, datamodule=datamodule)
     model.eval()
     batches = [(model._images(batch[0]), batch[1]) for batch in datamodule.val_dataloader()]  # the batches validation saw
     target = torch.cat([y for _, y in batches]).numpy()
@@ -254,6 +255,7 @@ def test_odin_candidates_are_chosen_on_the_validation_split():
               for t in (1.0, 1000.0) for e in (0.0, 0.01, 0.05)}
     chosen = model.odin.current()
     assert aurocs[chosen] == pytest.approx(max(aurocs.values()), abs=1e-6)
+    assert float(trainer.callback_metrics["val/odin_auroc"]) == pytest.approx(aurocs[chosen], abs=1e-6)
     reloaded = CLAD(**{**model.hparams, "input_shape": [1, 8, 8]})
     reloaded.load_state_dict(model.state_dict())
     assert reloaded.odin.current() == chosen  # the choice travels with the weights

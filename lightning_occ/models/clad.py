@@ -408,9 +408,10 @@ class CLAD(AnomalyDetector):
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
             self.odin.reset()
-        elif self.odin.select() is not None:
+        elif (aurocs := self.odin.select()) is not None:
             temperature, epsilon = self.odin.current()
-            self.log_dict({"val/odin_temperature": temperature, "val/odin_eps": epsilon})
+            self.log_dict({"val/odin_temperature": temperature, "val/odin_eps": epsilon,
+                           "val/odin_auroc": max(aurocs.values())})
         if self._evaluates():
             self._log_msp("val", self.val_msp)
             super().on_validation_epoch_end()
