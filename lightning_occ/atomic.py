@@ -11,6 +11,13 @@ from pathlib import Path
 __all__ = ["atomic_path"]
 
 
+def current_umask() -> int:
+    """The process's file-creation mask (reading it means setting it, so it is set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """A temporary path beside ``target`` (same folder, so the final rename is atomic) to write to.
@@ -31,6 +38,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     os.close(handle)
     partial = Path(name)
+    partial.chmod(0o666 & ~current_umask())  # mkstemp's 0600 would make a shared zoo or cache unreadable to others
     try:
         yield partial
         os.replace(partial, target)
