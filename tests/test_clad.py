@@ -18,7 +18,7 @@ from lightning_occ.data import ScenarioDataModule
 from lightning_occ.models import CLAD
 from lightning_occ.nn.classifiers import create_classifier
 from lightning_occ.nn.dec import DECHead, classifier_targets, sharpened_target, student_t_assignment
-from lightning_occ.nn.odin import max_softmax, odin_perturbation, odin_scores
+from lightning_occ.nn.odin import max_softmax, odin_grid_scores, odin_perturbation, odin_scores
 from tests.helpers.training import tiny_trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +94,21 @@ def test_odin_step_raises_the_max_softmax_and_leaves_no_parameter_gradient():
     scores = odin_scores(classifier, x, 1000.0, 0.0)
     assert scores.dtype == torch.float64  # float32 would tie scores that differ in the fifth decimal
     assert torch.equal(scores, -max_softmax(classifier(x), 1000.0).detach())
+
+
+def test_odin_grid_scores_equal_the_scores_of_each_pair():
+    torch.manual_seed(0)
+    classifier = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(16, 5)).eval()
+    x = torch.rand(32, 1, 4, 4)
+    temperatures, epsilons = [1.0, 10.0, 1000.0], [0.0, 0.002, 0.05]
+    with torch.inference_mode():
+        grid = odin_grid_scores(classifier, x, temperatures, epsilons)
+        assert set(grid) == {(t, e) for t in temperatures for e in epsilons}
+        for (temperature, epsilon), scores in grid.items():
+            assert torch.equal(scores, odin_scores(classifier, x, temperature, epsilon))
+    assert all(p.grad is None for p in classifier.parameters())
+    with pytest.raises(ValueError, match="must be >= 0"):
+        odin_grid_scores(classifier, x, [1.0], [0.0, -0.1])
 
 
 def test_bad_odin_and_classifier_settings_are_clear_errors():

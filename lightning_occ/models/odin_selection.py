@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from lightning_occ.metrics.exact_auroc import ExactAUROC
-from lightning_occ.nn.odin import odin_scores
+from lightning_occ.nn.odin import odin_grid_scores
 
 __all__ = ["ODINSettings", "as_grid"]
 
@@ -39,6 +39,7 @@ class ODINSettings(nn.Module):
 
     def __init__(self, temperatures: Sequence[float], epsilons: Sequence[float]) -> None:
         super().__init__()
+        self.temperatures, self.epsilons = list(temperatures), list(epsilons)
         self.pairs = list(itertools.product(temperatures, epsilons))
         self.register_buffer("temperature", torch.tensor(float(temperatures[0]), dtype=torch.float64))
         self.register_buffer("epsilon", torch.tensor(float(epsilons[0]), dtype=torch.float64))
@@ -52,8 +53,9 @@ class ODINSettings(nn.Module):
         return float(self.temperature), float(self.epsilon)
 
     def update(self, classifier: nn.Module, x: Tensor, target: Tensor) -> None:
-        for (temperature, epsilon), metric in zip(self.pairs, self.metrics):
-            metric.update(odin_scores(classifier, x, temperature, epsilon), target)
+        scores = odin_grid_scores(classifier, x, self.temperatures, self.epsilons)
+        for pair, metric in zip(self.pairs, self.metrics):
+            metric.update(scores[pair], target)
 
     def reset(self) -> None:
         for metric in self.metrics:
