@@ -27,6 +27,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/certified_auroc_speed.py
 	$(BIN)/python benchmarks/ocsdf_train_step.py
 	$(BIN)/python benchmarks/smoothing_speed.py
+	$(BIN)/python benchmarks/odin_grid_speed.py
 	$(BIN)/python benchmarks/tabular_accuracy.py
 
 clean:
