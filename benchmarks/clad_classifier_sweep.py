@@ -25,7 +25,7 @@ from lightning_occ.data import ScenarioDataModule
 from lightning_occ.models import CLAD
 from lightning_occ.nn.classifiers import create_classifier
 from lightning_occ.nn.dec import classifier_targets
-from lightning_occ.nn.odin import odin_scores
+from lightning_occ.nn.odin import odin_grid_scores, odin_scores
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "clad" / "digits_cur.yaml"
 TEMPERATURES = (1.0, 10.0, 100.0, 1000.0)
@@ -73,11 +73,11 @@ def train_classifier(data: dict, q: torch.Tensor, seed: int, v: dict) -> torch.n
 
 def odin_aurocs(net: torch.nn.Module, data: dict) -> tuple[float, float]:
     """(validation AUROC, test AUROC) of the (T, eps) pair best on validation."""
-    def auroc(split: str, temperature: float, step: float) -> float:
-        scores = odin_scores(net, data["images"][split], temperature, step)
+    def auroc(split: str, scores: torch.Tensor) -> float:
         return float(roc_auc_score(data["anomaly"][split].numpy(), scores.numpy()))
-    best = max((auroc("val", t, e), t, e) for t in TEMPERATURES for e in STEPS)
-    return best[0], auroc("test", best[1], best[2])
+    candidates = odin_grid_scores(net, data["images"]["val"], TEMPERATURES, STEPS)
+    best_val, (temperature, step) = max((auroc("val", scores), pair) for pair, scores in candidates.items())
+    return best_val, auroc("test", odin_scores(net, data["images"]["test"], temperature, step))
 
 
 def main() -> None:
