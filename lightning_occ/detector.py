@@ -24,6 +24,7 @@ from torchmetrics.utilities.data import dim_zero_cat
 
 from lightning_occ.attacks import PGDSettings, pgd_attack_scores
 from lightning_occ.metrics import CertifiedAUROC
+from lightning_occ.nn.rounding import Float64Twin
 from lightning_occ.rng import capture_rng_states, restore_rng_states
 
 __all__ = ["DETECTOR_CLASS_KEY", "AnomalyDetector", "Evaluation"]
@@ -47,6 +48,8 @@ class Evaluation:
     lower: Tensor | None = None
     upper: Tensor | None = None
     other_curves: dict[str, Tensor] = field(default_factory=dict)
+    score_error: float | None = None
+    """The largest proven rounding bound of a certified score (see :mod:`lightning_occ.nn.rounding`)."""
 
     @property
     def auroc(self) -> float:
@@ -83,6 +86,7 @@ class AnomalyDetector(L.LightningModule, ABC):
         self.last_evaluation: Evaluation | None = None
         self.attack_settings: PGDSettings | None = None
         self.attacked_metrics: nn.ModuleList | None = None
+        self._float64_twin = Float64Twin()
 
     def enable_attack_check(self, settings: PGDSettings | None = None) -> None:
         """Also run an l2 PGD attack at every radius during ``test`` and report the attacked AUROC
@@ -98,6 +102,16 @@ class AnomalyDetector(L.LightningModule, ABC):
     def lipschitz_bound(self) -> float | None:
         """A proven l2 Lipschitz constant of :meth:`score`, or None if the method has none."""
         return None
+
+    def certified_scores(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The scores the certified AUROC ranks, and per sample a proven bound on their rounding error
+        that holds over the ball of the largest radius (None: no Lipschitz certificate).
+
+        The floating-point policy (:mod:`lightning_occ.nn.rounding`): a detector with a
+        :attr:`lipschitz_bound` must override this and return a bound, usually by evaluating in
+        float64; the certified AUROC widens every margin by twice that bound.
+        """
+        return self.score(x), None
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[DETECTOR_CLASS_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
@@ -146,7 +160,12 @@ class AnomalyDetector(L.LightningModule, ABC):
 
     def evaluation_step(self, metric: CertifiedAUROC, batch: Sequence[Tensor]) -> None:
         """Add one evaluation batch to ``metric`` (override to add certified bounds)."""
-        metric.update(self.score(batch[0]), batch[1])
+        scores, error = self.certified_scores(batch[0])
+        metric.update(scores, batch[1], score_error=error)
+
+    def attacked_score(self, x: Tensor) -> Tensor:
+        """The function the attack check attacks: the one the certificate is about."""
+        return self.certified_scores(x)[0]
 
     def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
         self.evaluation_step(self.val_certified, batch)
@@ -157,7 +176,7 @@ class AnomalyDetector(L.LightningModule, ABC):
             with torch.inference_mode(False):
                 x, target = batch[0].clone(), batch[1].clone()
                 for eps, metric in zip(self.epsilons, self.attacked_metrics):
-                    metric.update(pgd_attack_scores(self.score, x, target, eps, self.attack_settings), target)
+                    metric.update(pgd_attack_scores(self.attacked_score, x, target, eps, self.attack_settings), target)
 
     def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
@@ -176,10 +195,15 @@ class AnomalyDetector(L.LightningModule, ABC):
         """Turn the synchronised ``metric`` into an :class:`Evaluation` (override with ``evaluation_step``)."""
         bound = self.lipschitz_bound
         metric.lipschitz = bound if bound is not None else 0.0
+        if bound is not None and not metric.has_score_error():
+            raise RuntimeError(f"{type(self).__name__} claims a Lipschitz bound but its certified_scores() gave no "
+                               "rounding bound; see the floating-point policy in lightning_occ.nn.rounding.")
         certified = metric.compute()
         with metric.sync_context():
             scores, target = dim_zero_cat(metric.scores).cpu(), dim_zero_cat(metric.target).cpu()
-        return Evaluation(stage, scores, target, self.epsilons, certified.cpu(), bound, self.certificate_description())
+            error = float(dim_zero_cat(metric.score_error).max()) if metric.has_score_error() else None
+        return Evaluation(stage, scores, target, self.epsilons, certified.cpu(), bound, self.certificate_description(),
+                          score_error=error)
 
     def _finish_evaluation(self, stage: str, metric: CertifiedAUROC) -> None:
         self.last_evaluation = self.compute_evaluation(stage, metric)

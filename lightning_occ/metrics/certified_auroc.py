@@ -10,7 +10,7 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
-from lightning_occ.metrics.functional import _as_epsilons, certified_auroc
+from lightning_occ.metrics.functional import _as_epsilons, certified_auroc, check_binary_target
 
 __all__ = ["CertifiedAUROC"]
 
@@ -52,11 +52,14 @@ class CertifiedAUROC(Metric):
         self.add_state("target", default=[], dist_reduce_fx="cat")
         self.add_state("lower", default=[], dist_reduce_fx="cat")
         self.add_state("upper", default=[], dist_reduce_fx="cat")
+        self.add_state("score_error", default=[], dist_reduce_fx="cat")
 
     def update(
-        self, scores: Tensor, target: Tensor, lower: Tensor | None = None, upper: Tensor | None = None
+        self, scores: Tensor, target: Tensor, lower: Tensor | None = None, upper: Tensor | None = None,
+        score_error: Tensor | None = None,
     ) -> None:
-        """Add a batch: scores (B,), labels (B,), and in interval mode bounds (B, K)."""
+        """Add a batch: scores (B,), labels (B,) of 0/1, in interval mode bounds (B, K), and in
+        Lipschitz mode optionally each score's rounding bound (B,) (see ``certified_auroc``)."""
         if scores.shape != target.shape or scores.ndim != 1:
             raise ValueError(
                 f"`scores` and `target` must be 1-D with equal shapes, got {tuple(scores.shape)} and "
@@ -64,6 +67,9 @@ class CertifiedAUROC(Metric):
             )
         if (lower is None) != (upper is None):
             raise ValueError("Pass both `lower` and `upper` (interval mode) or neither (Lipschitz mode).")
+        check_binary_target(target)
+        if score_error is not None:
+            self.score_error.append(torch.as_tensor(score_error).detach().to(torch.float64).expand(scores.shape))
         self.scores.append(scores.detach().to(torch.float64))
         self.target.append(target.detach().long())
         if lower is not None:
@@ -72,12 +78,22 @@ class CertifiedAUROC(Metric):
 
     def compute(self) -> Tensor:
         """Certified AUROC at each radius, shape (K,)."""
+        if not _holds_values(self.scores):
+            raise ValueError("CertifiedAUROC.compute() was called before any update(): it has no scores to rank. "
+                             "Call update(scores, target) with at least one normal and one anomalous sample first.")
         scores, target = dim_zero_cat(self.scores), dim_zero_cat(self.target)
         if _holds_values(self.lower):  # a list before synchronisation, a tensor after
             return certified_auroc(
                 None, target, self.epsilons, lower=dim_zero_cat(self.lower), upper=dim_zero_cat(self.upper)
             )
-        return certified_auroc(scores, target, self.epsilons, lipschitz=self.lipschitz)
+        error = dim_zero_cat(self.score_error) if _holds_values(self.score_error) else None
+        if error is not None and error.numel() != scores.numel():
+            raise ValueError("Give `score_error` with every update() or with none: some batches lack it.")
+        return certified_auroc(scores, target, self.epsilons, lipschitz=self.lipschitz, score_error=error)
+
+    def has_score_error(self) -> bool:
+        """Whether the updates carried rounding bounds (required with a Lipschitz certificate)."""
+        return _holds_values(self.score_error)
 
     def plot(self, val: Tensor | None = None, ax: Any = None) -> Any:
         """Draw the certified-AUROC curve (AUROC against radius); returns ``(figure, axes)``."""

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["certified_auroc", "pairwise_auroc"]
+__all__ = ["certified_auroc", "check_binary_target", "pairwise_auroc"]
 
 
 def _as_epsilons(epsilons: Sequence[float] | Tensor | float) -> Tensor:
@@ -48,9 +48,8 @@ def _check_scores_and_target(scores: Tensor, target: Tensor) -> Tensor:
     if not torch.isfinite(scores).all():
         bad = torch.nonzero(~torch.isfinite(scores)).flatten()[:10].tolist()
         raise ValueError(f"`scores` contains NaN or inf at positions {bad} (first ten shown).")
+    check_binary_target(target)
     target = target.long()
-    if ((target != 0) & (target != 1)).any():
-        raise ValueError("`target` must hold 0 (normal) and 1 (anomaly) only.")
     n_anomalies = int(target.sum())
     if n_anomalies == 0 or n_anomalies == target.numel():
         present = "anomalies" if n_anomalies else "normal samples"
@@ -59,6 +58,22 @@ def _check_scores_and_target(scores: Tensor, target: Tensor) -> Tensor:
             f"({target.numel()} samples). Evaluate on data with normal (0) and anomalous (1) samples."
         )
     return target.bool()
+
+
+def check_binary_target(target: Tensor) -> None:
+    """Raise unless every label is exactly 0 (normal) or 1 (anomaly); checked before any cast, so
+    ``0.7`` or ``True``-like floats are refused instead of truncated.
+
+    Example:
+        >>> check_binary_target(torch.tensor([0.0, 0.7, 1.0]))
+        Traceback (most recent call last):
+        ...
+        ValueError: `target` must hold 0 (normal) and 1 (anomaly) only; found 0.7 (first bad value shown).
+    """
+    bad = (target != 0) & (target != 1)
+    if bool(bad.any()):
+        value = target[bad][0].item()
+        raise ValueError(f"`target` must hold 0 (normal) and 1 (anomaly) only; found {value:g} (first bad value shown).")
 
 
 def _sorted_pair_wins(anomalies: Any, normals: Any, shift: float) -> float:
@@ -127,6 +142,7 @@ def certified_auroc(
     lipschitz: float | None = None,
     lower: Tensor | None = None,
     upper: Tensor | None = None,
+    score_error: Tensor | float | None = None,
 ) -> Tensor:
     """Certified (worst-case) AUROC at each radius in ``epsilons``.
 
@@ -140,6 +156,10 @@ def certified_auroc(
         lower: certified lower bounds, shape (N, K), column k valid for radius ``epsilons[k]``
             (interval mode).
         upper: certified upper bounds, shape (N, K) (interval mode).
+        score_error: Lipschitz mode: a proven bound on each computed score's rounding error over
+            the ball of the largest radius (shape (N,) or one number; see
+            :mod:`lightning_occ.nn.rounding`). At every eps > 0 anomalies are ranked at
+            ``score - L eps - 2 e`` and normals at ``score + L eps + 2 e``; eps = 0 is the plain AUROC.
 
     Returns:
         Float64 tensor of shape (K,): the certified AUROC at each radius. At eps = 0 in
@@ -173,7 +193,21 @@ def certified_auroc(
         raise ValueError("Lipschitz mode needs `scores`.")
     is_anomaly = _check_scores_and_target(scores.detach(), target)
     values = scores.detach().to(torch.float64)
-    return pairwise_auroc(values[is_anomaly], values[~is_anomaly], (eps * float(lipschitz)).tolist())
+    shifts = (eps * float(lipschitz)).tolist()
+    if score_error is None:
+        return pairwise_auroc(values[is_anomaly], values[~is_anomaly], shifts)
+    error = torch.as_tensor(score_error, dtype=torch.float64, device=values.device).expand_as(values)
+    if not torch.isfinite(error).all() or (error < 0).any():
+        raise ValueError("`score_error` must be finite and >= 0: a bound on each score's rounding error.")
+    clean = eps == 0
+    result = torch.empty(eps.numel(), dtype=torch.float64, device=values.device)
+    if clean.any():
+        result[clean] = pairwise_auroc(values[is_anomaly], values[~is_anomaly])[0]
+    if (~clean).any():
+        widened = values + 2 * torch.where(is_anomaly, -error, error)
+        perturbed = [s for s, c in zip(shifts, clean.tolist()) if not c]
+        result[~clean] = pairwise_auroc(widened[is_anomaly], widened[~is_anomaly], perturbed)
+    return result
 
 
 def _interval_certified_auroc(target: Tensor, eps: Tensor, lower: Tensor | None, upper: Tensor | None) -> Tensor:

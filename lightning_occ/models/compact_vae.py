@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -11,8 +12,9 @@ from torch import Tensor
 from lightning_occ.data.subsets import first_items
 from lightning_occ.detector import AnomalyDetector
 from lightning_occ.metrics.plots import plot_latent_scatter, plot_reconstructions
-from lightning_occ.models.knn import knn_mean_distance
 from lightning_occ.nn.conv_autoencoder import ConvDecoder, ConvGaussianEncoder
+from lightning_occ.nn.nearest import exact_knn, knn_mean_distance, knn_relative_error
+from lightning_occ.nn.rounding import network_rounding_bound
 from lightning_occ.nn.vae import LipschitzEncoder, MLPDecoder, MLPEncoder, inverse_stereographic
 
 __all__ = ["CompactVAE"]
@@ -178,16 +180,35 @@ class CompactVAE(AnomalyDetector):
             code = self.codes(x)
             if not self.hparams.hole_normalized:
                 return knn_mean_distance(code, self.bank, self.hparams.k)
-            nearest = torch.cdist(code, self.bank).topk(self.hparams.k, dim=1, largest=False)
-            return nearest.values.mean(1) / self.bank_spacing[nearest.indices[:, 0]].clamp_min(1e-12)
+            distances, indices = exact_knn(code, self.bank, self.hparams.k)
+            return distances.mean(1) / self.bank_spacing[indices[:, 0]].clamp_min(1e-12)
         recon, kl, _ = self._terms(x, sample=False)
         return recon if self.score_name == "recon" else recon + kl
 
+    def _certified_hole(self) -> bool:
+        return self.hparams.latent == "lipschitz" and self.score_name == "hole" and not self.hparams.hole_normalized
+
     @property
     def lipschitz_bound(self) -> float | None:
-        if self.hparams.latent == "lipschitz" and self.score_name == "hole" and not self.hparams.hole_normalized:
-            return self._require_encoder().lipschitz_bound()
-        return None
+        return self._require_encoder().lipschitz_bound() if self._certified_hole() else None
+
+    def certified_scores(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The hole score with the encoder run in float64, and its rounding bound (see
+        :mod:`lightning_occ.nn.rounding`): the code's error ``e_c`` plus the kNN step's relative error
+        ``rho`` on distances of at most ``s_hat + L eps_max + 2 e_c``."""
+        if not self._certified_hole():
+            return super().certified_scores(x)
+        encoder = self._require_encoder()
+        assert isinstance(encoder, LipschitzEncoder)
+        x64 = x.reshape(x.shape[0], *self.input_shape).to(torch.float64)
+        code = self._float64_twin.network(encoder)(x64)[0]
+        scores = knn_mean_distance(code, self.bank, self.hparams.k)
+        plan = self._float64_twin.plan(encoder, [*encoder.body, encoder.mean])
+        radius = x64.flatten(1).norm(dim=1) + max(self.epsilons)
+        code_error = network_rounding_bound(plan, radius, torch.float64, output_scale=encoder.scale)
+        lipschitz = encoder.scale * math.prod(step[1] for step in plan)
+        rho = knn_relative_error(code.shape[1], self.hparams.k)
+        return scores, code_error + rho * (scores * (1 + 2 * rho) + lipschitz * max(self.epsilons) + 2 * code_error)
 
     @torch.no_grad()
     def build_bank(self, features: Tensor) -> None:
@@ -196,8 +217,8 @@ class CompactVAE(AnomalyDetector):
         if self.hparams.k >= codes.shape[0]:
             raise ValueError(f"k={self.hparams.k} needs more than {codes.shape[0]} training codes; lower k.")
         self.bank = codes
-        distances = torch.cdist(codes, codes).topk(self.hparams.k + 1, dim=1, largest=False).values[:, 1:]
-        self.bank_spacing = distances.mean(1)
+        distances = exact_knn(codes, codes, self.hparams.k + 1)[0][:, 1:]
+        self.bank_spacing = distances.mean(1).to(codes.dtype)
 
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
         recon, kl, _ = self._terms(batch[0].reshape(batch[0].shape[0], *self.input_shape), sample=True)

@@ -12,6 +12,7 @@ from lightning_occ.detector import AnomalyDetector
 from lightning_occ.nn import LipschitzMLP, hkr_loss, initial_negatives, newton_raphson_negatives
 from lightning_occ.nn.lipschitz_convnet import LipschitzConvNet
 from lightning_occ.nn.negatives import frozen_parameters
+from lightning_occ.nn.rounding import conv_without_fast_transforms, network_rounding_bound
 
 __all__ = ["OCSDF"]
 
@@ -144,15 +145,29 @@ class OCSDF(AnomalyDetector):
         """The learned signed distance: positive inside the normal data's support."""
         return self._require_net()(x)
 
-    def score(self, x: Tensor) -> Tensor:
-        net = self._require_net()
+    def _as_input(self, x: Tensor) -> Tensor:
         expected = int(torch.Size(self.input_shape).numel())
         if x[0].numel() != expected:
             raise ValueError(
                 f"OCSDF expects inputs of shape {self.input_shape} ({expected} values), got shape {tuple(x.shape[1:])}"
                 + (": a grayscale model fed RGB images (or the reverse)?" if x.dim() == 4 else ".")
             )
-        return -net(x.reshape(x.shape[0], *self.input_shape))
+        return x.reshape(x.shape[0], *self.input_shape)
+
+    def score(self, x: Tensor) -> Tensor:
+        net = self._require_net()
+        return -net(self._as_input(x))
+
+    def certified_scores(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``-f`` evaluated in float64 and a proven bound on its rounding error over the largest
+        radius's ball (:func:`lightning_occ.nn.rounding.network_rounding_bound`)."""
+        net = self._require_net()
+        x64 = self._as_input(x).to(torch.float64)
+        with conv_without_fast_transforms():
+            scores = -self._float64_twin.network(net)(x64)
+        radius = x64.flatten(1).norm(dim=1) + max(self.epsilons)
+        plan = self._float64_twin.plan(net, net.layers)
+        return scores, network_rounding_bound(plan, radius, torch.float64, getattr(net, "input_scale", 1.0))
 
     @property
     def lipschitz_bound(self) -> float:

@@ -64,6 +64,7 @@ class ProjectedConv2d(nn.Conv2d):
             raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}.")
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
         self.input_size = tuple(input_size)
+        self.output_positions = self.input_size[0] * self.input_size[1]  # stride 1, 'same' padding
         self.grid = circular_grid((kernel_size, kernel_size), self.input_size)
         self.register_buffer("power_vector", torch.randn(1, in_channels, *self.grid))
         self.estimate_norm_(iterations=10)  # warm start for the per-step projections
@@ -113,12 +114,29 @@ class ScaledAvgPool2d(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.avg_pool2d(x, self.kernel_size) * self.kernel_size
 
+    def rounding_terms(self) -> tuple[float, int]:
+        """(operator norm, window size) for :func:`lightning_occ.nn.rounding.network_rounding_bound`."""
+        return 1.0, self.kernel_size**2
+
 
 class ScaledGlobalAvgPool2d(nn.Module):
     """Mean over the ``H x W`` positions times ``sqrt(H W)``: (N, C, H, W) -> (N, C), 1-Lipschitz.
 
     Proof: per channel, the mean of n = HW values has norm ``sqrt(n) / n``; scaled by sqrt(n), 1.
+
+    Args:
+        positions: ``H * W`` of the inputs, when known (needed only for the rounding bound).
     """
+
+    def __init__(self, positions: int | None = None) -> None:
+        super().__init__()
+        self.positions = positions
+
+    def rounding_terms(self) -> tuple[float, int]:
+        """(operator norm, window size); the stored ``sqrt(n)`` may exceed the true one by one rounding."""
+        if self.positions is None:
+            raise TypeError("ScaledGlobalAvgPool2d needs `positions` (H * W) for its rounding bound.")
+        return 1.0 + 2.0**-52, self.positions
 
     def forward(self, x: Tensor) -> Tensor:
         return x.mean(dim=(2, 3)) * math.sqrt(x.shape[2] * x.shape[3])

@@ -70,7 +70,7 @@ class LipschitzConvNet(nn.Module):
                 layers += [ProjectedConv2d(in_channels, width, 3, size), GroupSort(2)]
                 in_channels = width
         if head == "global_pool":
-            layers += [ScaledGlobalAvgPool2d(), FrobeniusLinear(in_channels, 1)]
+            layers += [ScaledGlobalAvgPool2d(size[0] * size[1]), FrobeniusLinear(in_channels, 1)]
         elif head == "flatten":
             layers += [nn.Flatten(), FrobeniusLinear(in_channels * size[0] * size[1], 1)]
         else:
