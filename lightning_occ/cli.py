@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lightning_occ import zoo
+from lightning_occ.checkpoints import load_checkpoint
 from lightning_occ.detector import AnomalyDetector
+from lightning_occ.errors import UserError
 from lightning_occ.report import CertifiedReport
 from lightning_occ.tracking import check_strategy_name, check_wandb_ready
 from lightning_occ.trainer import OCCTrainer
@@ -36,6 +39,19 @@ class LightningOCCCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
         check_strategy_name(config.get("trainer", {}).get("strategy"))
+
+    def _parse_ckpt_path(self) -> None:
+        """Read ``--ckpt_path`` safely before LightningCLI reads its hyper-parameters: a file with pickled
+        objects is refused with a message naming them (``--trainer.unsafe_load true`` opts in)."""
+        subcommand = self.config.get("subcommand")
+        section = self.config.get(subcommand, {}) if subcommand else {}
+        ckpt_path = section.get("ckpt_path")
+        unsafe = bool(section.get("trainer", {}).get("unsafe_load", False))
+        if ckpt_path and Path(ckpt_path).is_file():
+            load_checkpoint(ckpt_path, unsafe_load=unsafe)
+            if unsafe:
+                return  # Lightning would re-read it with weights_only=True; the config must name the model
+        super()._parse_ckpt_path()
 
     def instantiate_classes(self) -> None:
         super().instantiate_classes()
@@ -85,12 +101,8 @@ def main(args: Any = None) -> None:
         zoo_commands.main(argv[1:])
         return
     try:
-        argv = resolve_zoo_arguments(argv)
-    except zoo.ZooError as error:
-        sys.exit(f"lightning-occ: error: {error}")
-    try:
-        build_cli(argv)
-    except zoo.ZooError as error:  # e.g. --model.init_args.pretrained of another method
+        build_cli(resolve_zoo_arguments(argv))
+    except UserError as error:  # e.g. a zoo entry, --model.init_args.pretrained of another method, a checkpoint
         sys.exit(f"lightning-occ: error: {error}")
 
 

@@ -27,9 +27,10 @@ from lightning_occ.metrics import CertifiedAUROC
 from lightning_occ.nn.rounding import Float64Twin
 from lightning_occ.rng import capture_rng_states, restore_rng_states
 
-__all__ = ["DETECTOR_CLASS_KEY", "AnomalyDetector", "Evaluation"]
+__all__ = ["ATTACKED_CURVE", "DETECTOR_CLASS_KEY", "AnomalyDetector", "Evaluation"]
 
 DETECTOR_CLASS_KEY = "lightning_occ_detector_class"
+ATTACKED_CURVE = "attacked AUROC (PGD)"
 RNG_STATES_KEY = "lightning_occ_rng_states"
 """Checkpoint key naming the detector's class, so a checkpoint alone can be loaded back."""
 
@@ -209,7 +210,7 @@ class AnomalyDetector(L.LightningModule, ABC):
         self.last_evaluation = self.compute_evaluation(stage, metric)
         if stage == "test" and self.attacked_metrics is not None:
             attacked = torch.cat([m.compute().cpu().reshape(-1) for m in self.attacked_metrics])
-            self.last_evaluation.other_curves["attacked AUROC (PGD)"] = attacked
+            self.last_evaluation.other_curves[ATTACKED_CURVE] = attacked
             for eps, value, m in zip(self.epsilons[1:], attacked[1:].tolist(), list(self.attacked_metrics)[1:]):
                 self.log(f"{stage}/attacked_auroc@{eps:g}", value)
             for m in self.attacked_metrics:

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import torch
 from lightning.pytorch.utilities import rank_zero_only
 
-from lightning_occ.detector import AnomalyDetector, Evaluation
+from lightning_occ.detector import ATTACKED_CURVE, AnomalyDetector, Evaluation
 from lightning_occ.metrics.plots import plot_certified_curve, plot_score_field, plot_score_histograms
 
 __all__ = ["CertifiedReport", "format_table", "log_report", "write_report"]
@@ -51,7 +51,12 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDete
                "certified_auroc": certified, "lipschitz_bound": evaluation.lipschitz_bound,
                "certificate": evaluation.certificate,
                "other_curves": {k: v.tolist() for k, v in evaluation.other_curves.items()},
-               "n_samples": evaluation.target.numel(), "n_anomalies": int(evaluation.target.sum())}
+               "n_samples": evaluation.target.numel(), "n_anomalies": int(evaluation.target.sum()),
+               "max_score_rounding_error": evaluation.score_error}
+    attacked = evaluation.other_curves.get(ATTACKED_CURVE)
+    if attacked is not None and evaluation.certificate is not None:  # how loose the certificate is
+        results["attacked_minus_certified"] = {f"{eps:g}": float(a) - float(c) for eps, a, c in zip(
+            evaluation.epsilons, attacked.tolist(), evaluation.certified.tolist()) if eps > 0}
     path = out / "results.json"
     path.write_text(json.dumps(results, indent=2))
     written.append(path)

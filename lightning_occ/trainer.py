@@ -6,12 +6,13 @@ import csv
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 
 from lightning_occ.atomic import atomic_path
 from lightning_occ.certify import PercentileSmoothing, SmoothedDetector
-from lightning_occ.checkpoints import load_detector
+from lightning_occ.checkpoints import load_checkpoint, load_detector
 from lightning_occ.detector import AnomalyDetector, Evaluation
 from lightning_occ.report import CertifiedReport
 
@@ -41,7 +42,30 @@ def write_certificates(evaluation: Evaluation, path: str | Path) -> Path:
 
 
 class OCCTrainer(L.Trainer):
-    """A Lightning Trainer with :meth:`certify`, used by the ``lightning-occ`` command line."""
+    """A Lightning Trainer with :meth:`certify`, used by the ``lightning-occ`` command line.
+
+    Checkpoints given as ``ckpt_path`` are read without executing anything from them
+    (``torch.load(weights_only=True)``); a file holding pickled objects is refused with a message
+    naming the object.
+
+    Args:
+        unsafe_load: accept checkpoints holding pickled objects (this runs code from the file: only
+            for files you trust). Command line: ``--trainer.unsafe_load true``.
+        **kwargs: everything ``lightning.Trainer`` takes.
+    """
+
+    def __init__(self, *args: Any, unsafe_load: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unsafe_load = unsafe_load
+
+    def _run(self, model: L.LightningModule, ckpt_path: Any = None, weights_only: bool | None = None) -> Any:
+        """Every verb (fit, validate, test, predict) passes here with ``ckpt_path`` already resolved
+        (``last``, ``best`` included): read it safely first, then let Lightning load it the same way."""
+        if ckpt_path is not None and Path(ckpt_path).is_file():
+            load_checkpoint(ckpt_path, unsafe_load=self.unsafe_load)  # refuses unsafe or unreadable files
+        if weights_only is None:
+            weights_only = not self.unsafe_load
+        return super()._run(model, ckpt_path=ckpt_path, weights_only=weights_only)
 
     def certify(
         self,
@@ -65,7 +89,7 @@ class OCCTrainer(L.Trainer):
         """
         detector = model
         if ckpt_path is not None:
-            detector = load_detector(ckpt_path, default_class=type(model))
+            detector = load_detector(ckpt_path, default_class=type(model), unsafe_load=self.unsafe_load)
             if not isinstance(detector, type(model)):
                 raise ValueError(
                     f"{ckpt_path} holds a {type(detector).__name__}, but the configured model is a "

@@ -60,3 +60,25 @@ def test_attack_check_callback_on_a_knn_detector():
     x, y = datamodule.test_dataset.tensors
     direct = attacked_auroc(detector.score, x, y, [2.0], PGDSettings(steps=10))
     assert abs(float(direct[0]) - results["test/attacked_auroc@2"]) < 0.01  # other batches, other random starts
+
+
+def test_results_json_reports_how_loose_the_certificate_is(tmp_path):
+    import json
+
+    from lightning_occ.data import TabularDataModule
+    from lightning_occ.report import write_report
+
+    datamodule = TabularDataModule("breast_cancer")
+    datamodule.setup()
+    detector = KNNDetector(k=5, epsilons=[0.5, 1.0])
+    detector.fit_bank(datamodule.train_features())
+    tiny_trainer(callbacks=[AttackCheck(steps=10)]).test(detector, datamodule=datamodule, verbose=False)
+    evaluation = detector.last_evaluation
+    write_report(evaluation, tmp_path)
+    results = json.loads((tmp_path / "results.json").read_text())
+    attacked = evaluation.other_curves["attacked AUROC (PGD)"]
+    for k, eps in enumerate(evaluation.epsilons[1:], start=1):
+        gap = results["attacked_minus_certified"][f"{eps:g}"]
+        assert gap == float(attacked[k]) - float(evaluation.certified[k])
+        assert gap >= 0
+    assert 0 < results["max_score_rounding_error"] < 1e-9

@@ -22,8 +22,12 @@ __all__ = ["PercentileSmoothing", "ScoreCertificate"]
 class ScoreCertificate:
     """Smoothed scores and, per radius, certified bounds on the smoothed score of any perturbed input.
 
-    ``lower[i, k] <= h(x_i + delta) <= upper[i, k]`` for every ``||delta|| <= epsilons[k]``, each row
-    with probability >= 1 - alpha; an infinite bound means "not certified" (the sample abstains).
+    ``lower[i, k] <= h(x_i + delta) <= upper[i, k]`` for every ``||delta|| <= epsilons[k]``; an infinite
+    bound means "not certified" (the sample abstains). Validity, over the noise draws, for each sample:
+
+    * simultaneous mode (DKW band): both sides at every radius at once, with probability >= 1 - alpha;
+    * binomial mode: both sides at one radius, with probability >= 1 - alpha (each side is built
+      at level alpha / 2); different radii are separate statements.
     """
 
     score: Tensor
@@ -43,9 +47,9 @@ class PercentileSmoothing:
     With ``h_p(x)`` the p-th percentile of ``s(x + N(0, sigma^2 I))``, for ``||delta|| <= eps``:
     ``h_{p_lo}(x) <= h_p(x + delta) <= h_{p_hi}(x)``, ``p_lo/hi = Phi(Phi^-1(p) -/+ eps / sigma)``.
     Both sides are estimated from below/above by order statistics of n samples (see
-    :func:`~lightning_occ.certify.statistics.order_statistic_indices`), so the bounds hold with
-    probability >= 1 - alpha per sample and radius, or for all radii at once with
-    ``simultaneous=True`` (a DKW band, slightly looser). The bounds feed
+    :func:`~lightning_occ.certify.statistics.order_statistic_indices`), so for each sample the
+    two-sided interval holds with probability >= 1 - alpha: at one radius in binomial mode (each
+    side at level alpha / 2), or at all radii at once with ``simultaneous=True`` (a DKW band). The bounds feed
     :class:`~lightning_occ.metrics.CertifiedAUROC` in interval mode.
 
     Args:
@@ -55,7 +59,7 @@ class PercentileSmoothing:
             :class:`SmoothedDetector` and ``lightning-occ certify`` do); until then n is only checked
             against radius 0, and :meth:`certify` asks for radii.
         percentile: p in (0, 1); 0.5 is median smoothing.
-        alpha: failure probability per sample (per radius unless ``simultaneous``).
+        alpha: failure probability of a sample's two-sided interval (per radius unless ``simultaneous``).
         simultaneous: make the bounds valid for every radius at once (DKW band; the default, since a
             certified-AUROC curve reads all radii together). False: binomial bounds, one radius at a time.
         chunk_size: noisy inputs per forward pass.
@@ -93,6 +97,7 @@ class PercentileSmoothing:
         self.sigma, self.n, self.percentile, self.alpha = float(sigma), int(n), float(percentile), float(alpha)
         self.simultaneous, self.chunk_size, self.seed, self.progress = simultaneous, chunk_size, seed, progress
         self.epsilons = None if epsilons is None else _as_epsilons(epsilons).tolist()
+        self._side_alpha = self.alpha if simultaneous else self.alpha / 2  # binomial: alpha/2 per side
         self._lo, self._hi = self._indices(self.n)
         if (self._lo < 0).any() or (self._hi >= self.n).any():
             raise ValueError(self._too_few_samples_message())
@@ -117,12 +122,12 @@ class PercentileSmoothing:
 
     def _indices(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         p_lo, p_hi = self._quantile_levels()
-        return order_statistic_indices(n, p_lo, p_hi, self.alpha, self.simultaneous)
+        return order_statistic_indices(n, p_lo, p_hi, self._side_alpha, self.simultaneous)
 
     def minimum_samples(self) -> int:
         """The smallest n that gives finite bounds at every requested radius (closed forms, no sampling).
 
-        Binomial bounds exist iff ``p_hi^n <= alpha`` and ``(1 - p_lo)^n <= alpha``; DKW bounds iff
+        Binomial bounds exist iff ``p_hi^n <= alpha/2`` and ``(1 - p_lo)^n <= alpha/2``; DKW bounds iff
         ``p_hi + d(n) <= 1`` and ``p_lo - d(n) >= 1/n``.
         """
         p_lo, p_hi = self._quantile_levels()
@@ -130,7 +135,7 @@ class PercentileSmoothing:
         if top >= 1.0 or bottom <= 0.0:
             raise ValueError("No sample count can certify these radii with this sigma and alpha.")
         if not self.simultaneous:
-            log_alpha = math.log(self.alpha)
+            log_alpha = math.log(self._side_alpha)
             n = max(math.ceil(log_alpha / math.log(top)), math.ceil(log_alpha / math.log1p(-bottom)))
             while n > 1 and self._binomial_bounds_exist(n - 1, top, bottom):  # float round-off
                 n -= 1
@@ -154,7 +159,7 @@ class PercentileSmoothing:
         return high
 
     def _binomial_bounds_exist(self, n: int, top: float, bottom: float) -> bool:
-        return top**n <= self.alpha and (1.0 - bottom) ** n <= self.alpha
+        return top**n <= self._side_alpha and (1.0 - bottom) ** n <= self._side_alpha
 
     def max_certifiable_epsilon(self) -> float:
         """The largest radius n samples can certify at this sigma and alpha (binomial bounds: exact)."""
@@ -163,7 +168,7 @@ class PercentileSmoothing:
             d = dkw_margin(self.n, self.alpha)
             top, bottom = min(1 - d, 1 - 1e-16), d + 1.0 / self.n
         else:
-            top, bottom = self.alpha ** (1.0 / self.n), 1.0 - self.alpha ** (1.0 / self.n)
+            top, bottom = self._side_alpha ** (1.0 / self.n), 1.0 - self._side_alpha ** (1.0 / self.n)
         if top <= 0 or bottom >= 1:
             return -np.inf
         return float(self.sigma * min(norm.ppf(top) - z, z - norm.ppf(bottom)))

@@ -70,7 +70,8 @@ class SmoothedDetector(AnomalyDetector):
         with torch.no_grad():
             certificate = self.certifier.certify(self.detector.score, x)
             base = self.base_metrics["val" if metric is self.val_certified else "test"]
-            base.update(self.detector.score(x), target)
+            base_scores, base_error = self.detector.certified_scores(x)
+            base.update(base_scores, target, score_error=base_error)
         metric.update(certificate.score, target, certificate.lower, certificate.upper)
 
     def compute_evaluation(self, stage: str, metric: CertifiedAUROC) -> Evaluation:

@@ -208,7 +208,8 @@ class CompactVAE(AnomalyDetector):
         code_error = network_rounding_bound(plan, radius, torch.float64, output_scale=encoder.scale)
         lipschitz = encoder.scale * math.prod(step[1] for step in plan)
         rho = knn_relative_error(code.shape[1], self.hparams.k)
-        return scores, code_error + rho * (scores * (1 + 2 * rho) + lipschitz * max(self.epsilons) + 2 * code_error)
+        error = code_error + rho * (scores * (1 + 2 * rho) + lipschitz * max(self.epsilons) + 2 * code_error)
+        return scores, error.detach()
 
     @torch.no_grad()
     def build_bank(self, features: Tensor) -> None:

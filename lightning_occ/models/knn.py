@@ -69,7 +69,7 @@ class KNNDetector(AnomalyDetector):
         ``rho * (s + eps_max)``, with ``rho`` from :func:`~lightning_occ.nn.nearest.knn_relative_error`."""
         scores = self.score(x)
         rho = knn_relative_error(self.bank.shape[1], self.hparams.k)
-        return scores, rho * (scores * (1 + 2 * rho) + max(self.epsilons))
+        return scores, (rho * (scores * (1 + 2 * rho) + max(self.epsilons))).detach()
 
     @property
     def lipschitz_bound(self) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -68,6 +69,12 @@ def weights_path(entry: ZooEntry, registry: Registry, timeout: float = 60.0) -> 
                            "or re-run its recipe (zoo/build.py).")
         return _check(path, entry)
     target = cache_dir() / f"{entry.sha256[:16]}-{Path(entry.url).name}"
-    if not target.is_file():
-        _download(entry, target, timeout)
+    if target.is_file():
+        try:
+            return _check(target, entry)
+        except ZooError:
+            print(f"lightning-occ: the cached download {target} does not match its recorded sha256; removed it and "
+                  "fetching it again.", file=sys.stderr)
+            target.unlink()
+    _download(entry, target, timeout)
     return _check(target, entry)

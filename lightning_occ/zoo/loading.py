@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,17 +56,53 @@ def load(name: str, registry: Registry | None = None) -> AnomalyDetector:
     return model.eval()
 
 
+def _healing(target: Path, problem: str) -> None:
+    print(f"lightning-occ: the cached file {target} {problem}; rebuilt it from the verified zoo weights.",
+          file=sys.stderr)
+
+
+def _cached_checkpoint_problem(path: Path, entry: ZooEntry, state: dict[str, torch.Tensor]) -> str | None:
+    """Why the cached checkpoint is not exactly the verified entry, or None when it is."""
+    try:
+        cached = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # any unreadable or unsafe content is a reason to rebuild
+        return f"cannot be read safely ({type(error).__name__})"
+    if not isinstance(cached, dict) or cached.get(DETECTOR_CLASS_KEY) != entry.class_path:
+        return "names another detector class"
+    if cached.get("hyper_parameters") != _hyper_parameters(entry):
+        return "holds other hyper-parameters than the registry"
+    weights = cached.get("state_dict")
+    if not isinstance(weights, dict) or weights.keys() != state.keys():
+        return "holds other tensors than the verified weights"
+    for key, tensor in state.items():
+        other = weights[key]
+        if not (isinstance(other, torch.Tensor) and other.dtype == tensor.dtype and torch.equal(other, tensor)):
+            return f"differs from the verified weights (tensor {key!r})"
+    return None
+
+
+def _hyper_parameters(entry: ZooEntry) -> dict[str, Any]:
+    return {"_class_path": entry.class_path, **entry.init_args}  # what LightningCLI reads back
+
+
 def checkpoint_path(name: str, registry: Registry | None = None) -> Path:
-    """A Lightning checkpoint of the entry (cached), for ``Trainer.test(ckpt_path=...)`` and ``--ckpt_path zoo:NAME``."""
+    """A Lightning checkpoint of the entry, for ``Trainer.test(ckpt_path=...)`` and ``--ckpt_path zoo:NAME``.
+
+    The checkpoint is cached, but never trusted: on every call its content is compared with the
+    hash-checked safetensors weights, and a cached file that differs in any tensor, hyper-parameter
+    or class (or cannot be read without unpickling code) is rebuilt, with a message on stderr.
+    """
     entry, registry = _entry(name, registry)
     state = _weights(entry, registry)
     target = cache_dir() / f"{entry.sha256[:16]}-{entry.name}.ckpt"
     if target.is_file():
-        return target
+        problem = _cached_checkpoint_problem(target, entry, state)
+        if problem is None:
+            return target
+        _healing(target, problem)
     import lightning
 
-    hyper_parameters = {"_class_path": entry.class_path, **entry.init_args}  # what LightningCLI reads back
-    checkpoint = {"state_dict": state, "hyper_parameters": hyper_parameters, "epoch": 0, "global_step": 0,
+    checkpoint = {"state_dict": state, "hyper_parameters": _hyper_parameters(entry), "epoch": 0, "global_step": 0,
                   "pytorch-lightning_version": lightning.__version__, DETECTOR_CLASS_KEY: entry.class_path}
     with atomic_path(target) as partial:
         torch.save(checkpoint, partial)
@@ -73,14 +110,23 @@ def checkpoint_path(name: str, registry: Registry | None = None) -> Path:
 
 
 def evaluation_config(name: str, registry: Registry | None = None) -> Path:
-    """A ``lightning-occ`` config (cached YAML) with the entry's model and its recorded scenario's data."""
+    """A ``lightning-occ`` config (cached YAML) with the entry's model and its recorded scenario's data;
+    a cached file whose text differs from the registry's is rewritten, with a message on stderr."""
     import yaml
 
     entry, _ = _entry(name, registry)
     config = {"model": {"class_path": entry.class_path, "init_args": entry.init_args}, "data": entry.data}
+    text = yaml.safe_dump(config, sort_keys=False)
     target = cache_dir() / f"{entry.sha256[:16]}-{entry.name}.yaml"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(config, sort_keys=False))
+    if target.is_file():
+        try:
+            if target.read_text() == text:
+                return target
+        except (OSError, UnicodeDecodeError):
+            pass
+        _healing(target, "differs from the registry's evaluation config")
+    with atomic_path(target) as partial:
+        partial.write_text(text)
     return target
 
 
