@@ -37,3 +37,19 @@ def test_knn_k_larger_than_bank_is_refused():
 
     with pytest.raises(ValueError, match="larger than the 3 training samples"):
         KNNDetector(k=5).fit_bank(torch.zeros(3, 2))
+
+
+def test_exact_knn_falls_back_to_the_whole_bank_when_candidates_are_not_separated():
+    """Bank points closer together than the float32 search can tell apart: the candidate gap test fails
+    and the queries are redone against the whole bank; the result is still the float64 brute force."""
+    from lightning_occ.nn.nearest import exact_knn, knn_relative_error
+
+    g = torch.Generator().manual_seed(0)
+    centre = torch.rand(1, 50, generator=g)
+    bank = torch.cat([centre + 1e-4 * torch.randn(40, 50, generator=g), torch.rand(200, 50, generator=g)])
+    queries = centre + 1e-4 * torch.randn(3, 50, generator=g)
+    values, indices = exact_knn(queries, bank, k=3)
+    brute = (queries.double()[:, None] - bank.double()[None]).norm(dim=2)
+    expected = brute.sort(1).values[:, :3]
+    assert torch.allclose(values, expected, rtol=knn_relative_error(50, 3), atol=0)
+    assert torch.equal(brute.gather(1, indices), values) or torch.allclose(brute.gather(1, indices), values, rtol=1e-12)
