@@ -82,3 +82,17 @@ def test_results_json_reports_how_loose_the_certificate_is(tmp_path):
         assert gap == float(attacked[k]) - float(evaluation.certified[k])
         assert gap >= 0
     assert 0 < results["max_score_rounding_error"] < 1e-9
+
+
+def test_apgd_and_the_combined_attack_reach_the_worst_case_of_a_linear_score():
+    from lightning_occ.attacks import apgd_attack_scores, strongest_attack_scores
+
+    w = torch.tensor([3.0, -4.0], dtype=torch.float64)
+    x = torch.randn(10, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    target = torch.tensor([0, 1] * 5)
+    worst = x @ w + torch.where(target.bool(), -0.5, 0.5) * w.norm()
+    for attacked in (apgd_attack_scores(lambda z: z @ w, x, target, 0.5),
+                     strongest_attack_scores(lambda z: z @ w, x, target, 0.5)):
+        gap = torch.where(target.bool(), attacked - worst, worst - attacked)
+        assert float(gap.min()) >= -1e-9  # never beyond the true worst case
+        assert float(gap.max()) <= 1e-3 * float(w.norm())  # and at it, up to the step control
