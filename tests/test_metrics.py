@@ -129,3 +129,38 @@ def test_exact_auroc_ranks_close_scores_like_sklearn():
     for part in range(4):
         metric.update(scores[part * 100:(part + 1) * 100], target[part * 100:(part + 1) * 100])
     assert float(metric.compute()) == pytest.approx(roc_auc_score(target.numpy(), scores.numpy()), abs=1e-12)
+
+
+def test_fractional_labels_are_refused_before_any_cast():
+    import pytest
+
+    from lightning_occ.metrics import CertifiedAUROC
+    from lightning_occ.metrics.functional import certified_auroc
+
+    scores, labels = torch.tensor([0.1, 0.2, 0.3, 0.4]), torch.tensor([0, 0.7, 0, 1])
+    with pytest.raises(ValueError, match="0 \\(normal\\) and 1 \\(anomaly\\) only; found 0.7"):
+        certified_auroc(scores, labels, [0.0], lipschitz=1.0)
+    with pytest.raises(ValueError, match="found 0.7"):
+        CertifiedAUROC([0.0], lipschitz=1.0).update(scores, labels)
+
+
+def test_compute_without_data_says_so():
+    import pytest
+
+    from lightning_occ.metrics import CertifiedAUROC
+
+    with pytest.raises(ValueError, match="before any update\\(\\): it has no scores"):
+        CertifiedAUROC([0.0, 0.1], lipschitz=1.0).compute()
+
+
+def test_rounding_error_widens_every_perturbed_margin_but_not_the_clean_auroc():
+    from lightning_occ.metrics.functional import certified_auroc
+
+    scores, target = torch.tensor([0.0, 1.0]), torch.tensor([0, 1])
+    # separated by 1: at eps = 0.25 (L = 1) the margin left is 1 - 2 * 0.25 = 0.5; a rounding bound e
+    # moves each side by 2e more, so e = 1/8 closes it exactly (a tie counts 1/2) and a smaller e does not
+    exact = certified_auroc(scores, target, [0.0, 0.25], lipschitz=1.0)
+    widened = certified_auroc(scores, target, [0.0, 0.25], lipschitz=1.0, score_error=torch.tensor([0.125, 0.125]))
+    assert exact.tolist() == [1.0, 1.0] and widened.tolist() == [1.0, 0.5]
+    slightly = certified_auroc(scores, target, [0.0, 0.25], lipschitz=1.0, score_error=0.12)
+    assert slightly.tolist() == [1.0, 1.0]
