@@ -51,6 +51,8 @@ class Evaluation:
     other_curves: dict[str, Tensor] = field(default_factory=dict)
     score_error: float | None = None
     """The largest proven rounding bound of a certified score (see :mod:`lightning_occ.nn.rounding`)."""
+    gradient_norms: dict[str, float] | None = None
+    """Input-gradient norms of the certified score on test data (:mod:`lightning_occ.diagnostics`)."""
 
     @property
     def auroc(self) -> float:

@@ -11,7 +11,9 @@ import matplotlib.pyplot as plt
 import torch
 from lightning.pytorch.utilities import rank_zero_only
 
+from lightning_occ.data.subsets import first_items
 from lightning_occ.detector import ATTACKED_CURVE, AnomalyDetector, Evaluation
+from lightning_occ.diagnostics import gradient_norm_summary
 from lightning_occ.metrics.plots import plot_certified_curve, plot_score_field, plot_score_histograms
 
 __all__ = ["CertifiedReport", "format_table", "log_report", "write_report"]
@@ -34,6 +36,11 @@ def format_table(evaluation: Evaluation, title: str = "") -> str:
             lines.append(f"  {label:>10} | " + " | ".join(f"{float(c[k]):>15.4f}" for c in curves.values()))
     if not certified:
         lines.append("  (no certificate: wrap the detector in lightning_occ.certify.SmoothedDetector for radii > 0)")
+    norms = evaluation.gradient_norms
+    if norms is not None:
+        lines.append(f"\n  input-gradient norm on test data: median {norms['median']:.3f}, min {norms['min']:.3f}, "
+                     f"max {norms['max']:.3f} (Lipschitz bound {norms['lipschitz_bound']:.6f}; the certificate is "
+                     "tight where the norm is near the bound)")
     return "\n".join(lines)
 
 
@@ -52,7 +59,7 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDete
                "certificate": evaluation.certificate,
                "other_curves": {k: v.tolist() for k, v in evaluation.other_curves.items()},
                "n_samples": evaluation.target.numel(), "n_anomalies": int(evaluation.target.sum()),
-               "max_score_rounding_error": evaluation.score_error}
+               "max_score_rounding_error": evaluation.score_error, "input_gradient_norm": evaluation.gradient_norms}
     attacked = evaluation.other_curves.get(ATTACKED_CURVE)
     if attacked is not None and evaluation.certificate is not None:  # how loose the certificate is
         results["attacked_minus_certified"] = {f"{eps:g}": float(a) - float(c) for eps, a, c in zip(
@@ -136,6 +143,9 @@ class CertifiedReport(L.Callback):
         if not self.enabled or evaluation is None:
             return
         out_dir = self.out_dir or os.path.join(trainer.log_dir or trainer.default_root_dir, "report")
+        test = getattr(trainer.datamodule, "test_dataset", None)
+        if isinstance(pl_module, AnomalyDetector) and evaluation.lipschitz_bound is not None and test is not None:
+            evaluation.gradient_norms = gradient_norm_summary(pl_module, first_items(test, 2000)[0])
         with torch.no_grad():
             written = write_report(evaluation, out_dir, pl_module, trainer.datamodule)
         name = type(pl_module).__name__

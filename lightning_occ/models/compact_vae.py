@@ -203,7 +203,7 @@ class CompactVAE(AnomalyDetector):
         x64 = x.reshape(x.shape[0], *self.input_shape).to(torch.float64)
         code = self._float64_twin.network(encoder)(x64)[0]
         scores = knn_mean_distance(code, self.bank, self.hparams.k)
-        plan = self._float64_twin.plan(encoder, [*encoder.body, encoder.mean])
+        plan = self._float64_twin.plan(encoder, lambda twin: [*twin.body, twin.mean])
         radius = x64.flatten(1).norm(dim=1) + max(self.epsilons)
         code_error = network_rounding_bound(plan, radius, torch.float64, output_scale=encoder.scale)
         lipschitz = encoder.scale * math.prod(step[1] for step in plan)

@@ -12,9 +12,12 @@ from lightning_occ.detector import AnomalyDetector
 from lightning_occ.nn import LipschitzMLP, hkr_loss, initial_negatives, newton_raphson_negatives
 from lightning_occ.nn.lipschitz_convnet import LipschitzConvNet
 from lightning_occ.nn.negatives import frozen_parameters
+from lightning_occ.nn.orthoconv import OrthoConvNet
 from lightning_occ.nn.rounding import conv_without_fast_transforms, network_rounding_bound
 
 __all__ = ["OCSDF"]
+
+NETWORKS = ("mlp", "orthoconv", "conv")
 
 
 class OCSDF(AnomalyDetector):
@@ -33,14 +36,22 @@ class OCSDF(AnomalyDetector):
         in_features: input dimension (tabular); inferred from the DataModule's ``input_shape`` when
             neither it nor ``input_shape`` is given.
         input_shape: full input shape, e.g. ``(1, 28, 28)`` for the convolutional network.
-        network: ``mlp`` (:class:`~lightning_occ.nn.LipschitzMLP`, tabular) or ``conv``
-            (:class:`~lightning_occ.nn.lipschitz_convnet.LipschitzConvNet`, images in [0, 1]).
+        network: ``mlp`` (:class:`~lightning_occ.nn.LipschitzMLP`, tabular), ``orthoconv``
+            (:class:`~lightning_occ.nn.orthoconv.OrthoConvNet`, orthogonal convolutions: gradient-norm
+            preserving, the choice for images in [0, 1]) or ``conv``
+            (:class:`~lightning_occ.nn.lipschitz_convnet.LipschitzConvNet`, spectrally normalised
+            convolutions: 1-Lipschitz but contracting, kept for comparison).
         width: hidden width of the MLP.
         depth: number of hidden layers of the MLP.
         activation: MLP activation, ``groupsort2`` (default) or ``fullsort`` (the paper's tabular
             choice; in our runs on 2 CPU cores it stayed near its initialisation).
         channels: conv network channels per stage.
         convs_per_stage: conv network convolutions per stage.
+        padding_mode: ``orthoconv`` padding, ``circular`` (orthogonal) or ``zeros``.
+        stem: ``orthoconv`` first stage, ``conv`` (full resolution, widening) or ``patches``
+            (gradient-norm preserving by construction); see :class:`~lightning_occ.nn.orthoconv.OrthoConvNet`.
+        exported: the ``orthoconv`` network is in its exported form (plain convolutions, see
+            :meth:`export_`); set by ``export_`` and read back from checkpoints and the zoo.
         conv_head: ``flatten`` (keeps input gradients larger) or ``global_pool`` (the paper's).
         margin: HKR margin m.
         lam: HKR lambda (the loss is divided by it, as in the reference code).
@@ -73,13 +84,16 @@ class OCSDF(AnomalyDetector):
         self,
         in_features: int | None = None,
         input_shape: Sequence[int] | None = None,
-        network: Literal["mlp", "conv"] = "mlp",
+        network: Literal["mlp", "conv", "orthoconv"] = "mlp",
         width: int = 512,
         depth: int = 4,
         activation: Literal["fullsort", "groupsort2"] = "groupsort2",
         channels: Sequence[int] = (32, 64, 128),
         convs_per_stage: int | Sequence[int] = 2,
         conv_head: Literal["flatten", "global_pool"] = "flatten",
+        padding_mode: Literal["circular", "zeros"] = "circular",
+        stem: Literal["conv", "patches"] = "conv",
+        exported: bool = False,
         margin: float = 0.05,
         lam: float = 100.0,
         negative_steps: int = 4,
@@ -95,6 +109,10 @@ class OCSDF(AnomalyDetector):
         pretrained: str | None = None,
     ) -> None:
         super().__init__(epsilons, pretrained)
+        if network not in NETWORKS:
+            raise ValueError(f"Unknown network {network!r}; choose one of {NETWORKS}.")
+        if width < 1 or depth < 1:
+            raise ValueError(f"width and depth must be >= 1, got width={width}, depth={depth}.")
         if margin <= 0 or lam <= 0 or negative_steps < 0 or warmup_epochs < 0:
             raise ValueError("margin and lam must be > 0; negative_steps and warmup_epochs >= 0.")
         if domain is not None and domain[0] >= domain[1]:
@@ -104,7 +122,7 @@ class OCSDF(AnomalyDetector):
         if in_features is not None and input_shape is not None and int(torch.Size(input_shape).numel()) != in_features:
             raise ValueError(f"in_features={in_features} contradicts input_shape={tuple(input_shape)}.")
         self.save_hyperparameters()
-        self.net: LipschitzMLP | LipschitzConvNet | None = None
+        self.net: LipschitzMLP | LipschitzConvNet | OrthoConvNet | None = None
         self.input_shape: tuple[int, ...] | None = None
         self.register_buffer("negative_std", None)
         self.register_buffer("domain_box", torch.tensor(domain if domain is not None else (-5.0, 5.0)))
@@ -119,9 +137,12 @@ class OCSDF(AnomalyDetector):
         self.input_shape = tuple(int(d) for d in shape)
         self.built_input_shape = torch.tensor(self.input_shape, dtype=torch.long)
         features = int(torch.Size(self.input_shape).numel())
-        if hp.network == "conv":
-            if len(self.input_shape) != 3:
-                raise ValueError(f"network='conv' needs (C, H, W) inputs, got shape {self.input_shape}.")
+        if hp.network in ("conv", "orthoconv") and len(self.input_shape) != 3:
+            raise ValueError(f"network={hp.network!r} needs (C, H, W) inputs, got shape {self.input_shape}.")
+        if hp.network == "orthoconv":
+            self.net = OrthoConvNet(self.input_shape, hp.channels, hp.convs_per_stage, hp.padding_mode, hp.stem,
+                                    vanilla=hp.exported)
+        elif hp.network == "conv":
             self.net = LipschitzConvNet(self.input_shape, hp.channels, hp.convs_per_stage, head=hp.conv_head)
         else:
             self.net = LipschitzMLP(features, hp.width, hp.depth, hp.activation)
@@ -136,7 +157,7 @@ class OCSDF(AnomalyDetector):
         self.hparams.in_features = int(torch.Size(shape).numel())
         self._build(shape)
 
-    def _require_net(self) -> LipschitzMLP | LipschitzConvNet:
+    def _require_net(self) -> LipschitzMLP | LipschitzConvNet | OrthoConvNet:
         if self.net is None:
             raise RuntimeError("The network is not built yet: pass `in_features` or let a Trainer set the model up.")
         return self.net
@@ -166,19 +187,37 @@ class OCSDF(AnomalyDetector):
         with conv_without_fast_transforms():
             scores = -self._float64_twin.network(net)(x64)
         radius = x64.flatten(1).norm(dim=1) + max(self.epsilons)
-        plan = self._float64_twin.plan(net, net.layers)
+        plan = self._float64_twin.plan(net)
         return scores, network_rounding_bound(plan, radius, torch.float64, getattr(net, "input_scale", 1.0))
 
     @property
     def lipschitz_bound(self) -> float:
-        """Proven l2 constant of ``score = -f``: the product of the layers' exact spectral norms.
+        """Proven l2 constant of ``score = -f``: the product of the layers' exact operator norms.
 
-        See :meth:`lightning_occ.nn.LipschitzMLP.lipschitz_bound` for the proof; negation keeps
-        the constant. Inputs are in the DataModule's (standardised) units, no scaling is inside.
+        See the networks' ``lipschitz_bound`` for the proofs; negation keeps the constant. Inputs are
+        in the DataModule's units (standardised features, [0, 1] pixels), no scaling is inside. The
+        bound is computed from the weights certified evaluation runs (:meth:`certified_scores`): for
+        ``orthoconv`` the exported kernels, frozen, since the parametrisation's own state moves with
+        every forward pass.
         """
-        return self._require_net().lipschitz_bound()
+        return self._float64_twin.network(self._require_net()).lipschitz_bound()
+
+    @torch.no_grad()
+    def export_(self) -> OCSDF:
+        """Replace an ``orthoconv`` network by its exported form: plain ``nn.Conv2d`` layers holding the
+        current kernels, the same outputs (to float32 round-off), no parametrisation, faster inference.
+        The exported model cannot be trained further; checkpoints and the zoo record ``exported``.
+        ``mlp`` and ``conv`` networks are plain layers already: nothing to do. Returns ``self``."""
+        net = self._require_net()
+        if self.hparams.network == "orthoconv" and not self.hparams.exported:
+            self.net = net.export()
+            self.hparams.exported = True
+        return self
 
     def on_fit_start(self) -> None:
+        if self.hparams.exported:
+            raise ValueError("This OCSDF holds an exported (plain-convolution) network, which training would take "
+                             "out of its orthogonality: fit from the training checkpoint (last.ckpt) instead.")
         super().on_fit_start()
         if self.negative_std is None and self.hparams.domain is not None:
             return
@@ -231,9 +270,12 @@ class OCSDF(AnomalyDetector):
         self._require_net().project_()
 
     def on_fit_end(self) -> None:
-        """A last, tight projection so the certified bound is 1 up to float32 round-off; remember
-        the median of f on the training data (the level boundary samples are pushed to)."""
+        """A last, tight projection so the certified bound is 1 up to float32 round-off; an ``orthoconv``
+        network is exported (:meth:`export_`; the checkpoints written during training keep the
+        trainable form); remember the median of f on the training data (the level boundary samples
+        are pushed to)."""
         self._require_net().project_(tol=1e-7, max_iter=30)
+        self.export_()
         with torch.no_grad():
             features = self._training_features()[:10_000].to(self.device)
             values = torch.cat([self.f(chunk.reshape(-1, *self.input_shape)) for chunk in features.split(512)])

@@ -20,14 +20,16 @@ __all__ = ["frozen_parameters", "initial_negatives", "newton_raphson_negatives"]
 
 @contextmanager
 def frozen_parameters(module: nn.Module) -> Iterator[None]:
-    """Temporarily stop tracking parameter gradients (input gradients only) and switch to eval mode."""
+    """Temporarily stop tracking parameter gradients (input gradients only) and switch to eval mode;
+    parametrised weights (orthogonal convolutions) are computed once for the whole block."""
     flags = [(p, p.requires_grad) for p in module.parameters()]
     was_training = module.training
     for p, _ in flags:
         p.requires_grad_(False)
     module.eval()
     try:
-        yield
+        with torch.nn.utils.parametrize.cached():
+            yield
     finally:
         for p, flag in flags:
             p.requires_grad_(flag)

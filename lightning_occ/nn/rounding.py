@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
@@ -50,6 +50,8 @@ from lightning_occ.nn.activations import FullSort, GroupSort
 
 __all__ = [
     "Float64Twin",
+    "RoundingStep",
+    "affine_step",
     "conv_without_fast_transforms",
     "exact_float64",
     "gamma",
@@ -94,33 +96,41 @@ def gamma(n: int, u: float) -> float:
     return n * u / (1 - n * u)
 
 
-def _affine_terms(layer: nn.Module) -> tuple[Tensor, Tensor | None, int, float, float]:
-    """(weight, bias, fan-in, operator-norm bound, bound of the entry-wise absolute matrix's norm)."""
+RoundingStep = tuple[str, float, float, int, float]
+"""``(kind, operator norm, |W| norm, fan-in or window, bias norm)``: one step of a rounding plan."""
+
+
+def affine_step(layer: nn.Module, operator_norm: float, output_positions: int = 1) -> RoundingStep:
+    """The rounding step of a dense or convolutional layer, given a proven bound of its operator norm
+    and the number of output positions its bias is added at (1 for a dense layer)."""
     weight = layer.weight.detach().to(torch.float64)
-    bias = layer.bias.detach().to(torch.float64) if layer.bias is not None else None
-    own_bound = getattr(layer, "lipschitz_bound", None)
     frobenius = float(torch.linalg.vector_norm(weight))
     if isinstance(layer, nn.Linear):
         fan_in, absolute = weight.shape[1], frobenius
-        operator = own_bound() if callable(own_bound) else float(torch.linalg.matrix_norm(weight, ord=2))
     else:
         offsets = weight.shape[2] * weight.shape[3]
-        fan_in, absolute = weight.shape[1] * offsets // layer.groups, math.sqrt(offsets) * frobenius
-        operator = own_bound() if callable(own_bound) else absolute
-    return weight, bias, fan_in, float(operator), absolute
+        fan_in, absolute = weight.shape[1] * offsets, math.sqrt(offsets) * frobenius
+    bias_norm = 0.0 if layer.bias is None else float(layer.bias.detach().double().norm()) * math.sqrt(output_positions)
+    return ("affine", float(operator_norm), absolute, fan_in, bias_norm)
 
 
-def rounding_plan(layers: Iterable[nn.Module]) -> list[tuple[str, float, float, int, float]]:
-    """Per layer ``(kind, operator norm, |W| norm, fan-in or window, bias norm)``, the constants of
-    :func:`network_rounding_bound` (computed once per set of weights: the operator norms need SVDs)."""
+def rounding_plan(layers: Iterable[nn.Module]) -> list[RoundingStep]:
+    """Per layer the constants of :func:`network_rounding_bound` (computed once per set of weights:
+    the operator norms need SVDs). Dense and convolutional layers need a ``lipschitz_bound()``
+    method (a convolution also ``output_positions``); networks with other layers give their own plan."""
     plan = []
     for layer in layers:
         if isinstance(layer, _EXACT_LAYERS):
             continue
         if isinstance(layer, (nn.Linear, nn.Conv2d)):
-            _, bias, fan_in, operator, absolute = _affine_terms(layer)
-            bias_norm = 0.0 if bias is None else float(bias.norm()) * _bias_copies(layer)
-            plan.append(("affine", operator, absolute, fan_in, bias_norm))
+            own_bound = getattr(layer, "lipschitz_bound", None)
+            if callable(own_bound):
+                operator = own_bound()
+            elif isinstance(layer, nn.Linear):
+                operator = float(torch.linalg.matrix_norm(layer.weight.detach().double(), ord=2))
+            else:
+                raise TypeError(f"{type(layer).__name__} has no lipschitz_bound(): give the network's own rounding plan.")
+            plan.append(affine_step(layer, operator, _output_positions(layer)))
             continue
         terms = getattr(layer, "rounding_terms", None)
         if not callable(terms):
@@ -131,7 +141,7 @@ def rounding_plan(layers: Iterable[nn.Module]) -> list[tuple[str, float, float, 
     return plan
 
 
-def network_rounding_bound(layers: Iterable[nn.Module] | list[tuple[str, float, float, int, float]],
+def network_rounding_bound(layers: Iterable[nn.Module] | list[RoundingStep],
                            input_norm: Tensor, dtype: torch.dtype, input_scale: float = 1.0,
                            output_scale: float = 1.0) -> Tensor:
     """A proven bound on ``||net_hat(x) - net(x)||`` for every input of norm at most ``input_norm``.
@@ -177,10 +187,13 @@ def network_rounding_bound(layers: Iterable[nn.Module] | list[tuple[str, float, 
 
 
 class Float64Twin:
-    """A float64 copy of a network and its :func:`rounding_plan`, rebuilt whenever a parameter or
-    buffer of the original changes (in place, by loading, or by moving it to another device).
+    """A float64 copy of a network (its exported form when it has ``export()``, so parametrised
+    kernels are frozen) and that copy's :func:`rounding_plan`, rebuilt whenever a trainable parameter
+    or a buffer of the original changes (in place, by loading, or by moving it to another device).
 
-    Not an ``nn.Module``: assigning it to a module attribute does not register the copy.
+    Certified evaluation uses the copy for the scores, the Lipschitz bound and the rounding bound alike,
+    so all three are about one and the same set of weights. Not an ``nn.Module``: assigning it to a
+    module attribute does not register the copy.
 
     Example:
         >>> twin = Float64Twin(); net = nn.Linear(2, 1)
@@ -191,11 +204,13 @@ class Float64Twin:
     def __init__(self) -> None:
         self._key: tuple | None = None
         self._network: nn.Module | None = None
-        self._plan: list | None = None
+        self._plan: list[RoundingStep] | None = None
 
     @staticmethod
     def _state_key(module: nn.Module) -> tuple:
-        tensors = [*module.parameters(), *module.buffers()]
+        # trainable parameters and buffers: a parametrisation's own state (e.g. power-iteration
+        # vectors stored as frozen parameters) changes at every forward pass and is not the model
+        tensors = [*(p for p in module.parameters() if p.requires_grad), *module.buffers()]
         return tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in tensors)
 
     def network(self, module: nn.Module) -> nn.Module:
@@ -204,29 +219,37 @@ class Float64Twin:
             self._network, self._plan, self._key = exact_float64(module), None, key
         return self._network
 
-    def plan(self, module: nn.Module, layers: Iterable[nn.Module]) -> list[tuple[str, float, float, int, float]]:
-        """The rounding plan of ``layers`` (modules of ``module``), cached with the copy."""
-        self.network(module)
+    def plan(self, module: nn.Module, select: Callable[[nn.Module], Iterable[nn.Module]] | None = None,
+             ) -> list[RoundingStep]:
+        """The rounding plan of the copy: of the layers ``select(copy)`` picks, else the copy's own
+        ``rounding_plan()``, else its ``layers``; cached with the copy."""
+        twin = self.network(module)
         if self._plan is None:
-            self._plan = rounding_plan(layers)
+            own = getattr(twin, "rounding_plan", None)
+            if select is not None:
+                self._plan = rounding_plan(select(twin))
+            else:
+                self._plan = own() if callable(own) else rounding_plan(twin.layers)
         return self._plan
 
 
-def _bias_copies(layer: nn.Module) -> float:
-    """sqrt of the number of output positions a bias is added at: 1 for dense layers."""
+def _output_positions(layer: nn.Module) -> int:
+    """The number of output positions a layer's bias is added at: 1 for dense layers."""
     if isinstance(layer, nn.Linear):
-        return 1.0
+        return 1
     size = getattr(layer, "output_positions", None)
     if size is None:
         raise TypeError(f"{type(layer).__name__} must record `output_positions` (H_out * W_out) for its rounding bound.")
-    return math.sqrt(size)
+    return int(size)
 
 
 def exact_float64(module: nn.Module) -> nn.Module:
-    """A float64 copy of ``module`` for certified evaluation (the original is left untouched); made
-    outside inference mode, so attacks may differentiate through it later."""
+    """A float64 copy of ``module`` (of ``module.export()`` when it has one) for certified evaluation;
+    the original is left untouched. Made outside inference mode, so attacks may differentiate through it."""
     with torch.inference_mode(False), torch.no_grad():
-        return copy.deepcopy(module).to(torch.float64).eval()
+        export = getattr(module, "export", None)
+        source = export() if callable(export) else copy.deepcopy(module)
+        return source.to(torch.float64).eval()
 
 
 def conv_without_fast_transforms() -> torch.backends.cudnn.flags:

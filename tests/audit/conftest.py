@@ -58,6 +58,15 @@ def _ocsdf_conv() -> Audited:
     return Audited(model.eval(), *_test_split(datamodule), IMAGE_RADII, 0.0, 1.0)
 
 
+def _ocsdf_orthoconv() -> Audited:
+    L.seed_everything(0, verbose=False)
+    datamodule = ScenarioDataModule("digits", normal=0, batch_size=64)
+    model = OCSDF(network="orthoconv", channels=(8, 16), convs_per_stage=1, negative_init="uniform",
+                  domain=(0.0, 1.0), level=-0.05, warmup_epochs=2, negative_steps=2, lr=1e-3, epsilons=IMAGE_RADII)
+    tiny_trainer(max_epochs=6, limit_val_batches=0).fit(model, datamodule=datamodule)
+    return Audited(model.eval(), *_test_split(datamodule), IMAGE_RADII, 0.0, 1.0)
+
+
 def _knn() -> Audited:
     datamodule = TabularDataModule("breast_cancer", seed=0)
     datamodule.setup()
@@ -75,7 +84,8 @@ def _vae_hole() -> Audited:
     return Audited(model.eval(), *_test_split(datamodule), IMAGE_RADII, 0.0, 1.0, bank_points=train)
 
 
-BUILDERS = {"ocsdf-mlp": _ocsdf_mlp, "ocsdf-conv": _ocsdf_conv, "knn": _knn, "vae-hole": _vae_hole}
+BUILDERS = {"ocsdf-mlp": _ocsdf_mlp, "ocsdf-conv": _ocsdf_conv, "ocsdf-orthoconv": _ocsdf_orthoconv, "knn": _knn,
+            "vae-hole": _vae_hole}
 
 
 @pytest.fixture(scope="session")
