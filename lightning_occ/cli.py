@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +14,8 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lightning_occ import zoo
 from lightning_occ.checkpoints import load_checkpoint
-from lightning_occ.detector import AnomalyDetector
-from lightning_occ.errors import UserError
+from lightning_occ.detector import DETECTOR_CLASS_KEY, AnomalyDetector
+from lightning_occ.errors import CheckpointError, UserError
 from lightning_occ.report import CertifiedReport
 from lightning_occ.tracking import check_strategy_name, check_wandb_ready
 from lightning_occ.trainer import OCCTrainer
@@ -48,7 +51,13 @@ class LightningOCCCLI(LightningCLI):
         ckpt_path = section.get("ckpt_path")
         unsafe = bool(section.get("trainer", {}).get("unsafe_load", False))
         if ckpt_path and Path(ckpt_path).is_file():
-            load_checkpoint(ckpt_path, unsafe_load=unsafe)
+            checkpoint = load_checkpoint(ckpt_path, unsafe_load=unsafe)
+            saved = checkpoint.get(DETECTOR_CLASS_KEY)
+            model = section.get("model")
+            configured = getattr(model, "class_path", None) if model is not None else None
+            if saved and configured and saved.rpartition(".")[2] != str(configured).rpartition(".")[2]:
+                raise CheckpointError(f"{ckpt_path} holds a {saved.rpartition('.')[2]} model, but the config asks for "
+                                      f"{configured}: pass the config the checkpoint was trained with.")
             if unsafe:
                 return  # Lightning would re-read it with weights_only=True; the config must name the model
         super()._parse_ckpt_path()
@@ -100,10 +109,56 @@ def main(args: Any = None) -> None:
     if argv[:1] == ["zoo"]:
         zoo_commands.main(argv[1:])
         return
+    quiet_third_party_noise()
+    original = sys.argv
     try:
-        build_cli(resolve_zoo_arguments(argv))
-    except UserError as error:  # e.g. a zoo entry, --model.init_args.pretrained of another method, a checkpoint
-        sys.exit(f"lightning-occ: error: {error}")
+        # parsed from sys.argv, so LightningCLI does not warn about its `args` parameter
+        sys.argv = [*(original[:1] or ["lightning-occ"]), *resolve_zoo_arguments(argv)]
+        build_cli()
+    except user_errors() as error:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        exit_with_user_error(error)
+    finally:
+        sys.argv = original
+
+
+class DropTips(logging.Filter):
+    """Drops Lightning's log lines advertising other products ("Tip: ...")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip:" not in record.getMessage()
+
+
+def quiet_third_party_noise() -> None:
+    """Hide what a user can do nothing about: a pytree deprecation inside Lightning and its tips
+    advertising other products."""
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, DropTips) for f in logger.filters):
+            logger.addFilter(DropTips())
+
+
+DEBUG_ENV = "LIGHTNING_OCC_DEBUG"
+"""Set it (``LIGHTNING_OCC_DEBUG=1``) to see the traceback behind a one-line error."""
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """What a user's input can cause, with messages written for them: data, config, checkpoint, zoo,
+    file system, and Lightning's own configuration checks (e.g. an unknown strategy)."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    return (UserError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
+            MisconfigurationException)
+
+
+def exit_with_user_error(error: BaseException) -> None:
+    """``lightning-occ: error: <message>`` on stderr (at most three lines), exit code 2, no traceback."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()] or [type(error).__name__]
+    message = " ".join(lines) if len(lines) > 3 else "\n".join(lines)
+    print(f"lightning-occ: error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

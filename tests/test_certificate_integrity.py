@@ -123,7 +123,7 @@ def test_load_detector_refuses_a_pickled_callable_and_names_the_opt_in(poisoned_
 
 
 @pytest.mark.parametrize("verb", ["test", "certify"])
-def test_cli_refuses_a_pickled_callable_in_one_line(poisoned_checkpoint, verb):
+def test_cli_refuses_a_pickled_callable_in_one_line(poisoned_checkpoint, verb, capsys):
     _, poisoned = poisoned_checkpoint
     args = [verb, "--model", "lightning_occ.models.KNNDetector", "--data", "lightning_occ.data.TabularDataModule",
             "--data.dataset", "breast_cancer", "--trainer.logger", "false", "--ckpt_path", str(poisoned)]
@@ -131,8 +131,8 @@ def test_cli_refuses_a_pickled_callable_in_one_line(poisoned_checkpoint, verb):
         args += ["--certifier.n", "100", "--certifier.alpha", "0.1", "--epsilons", "[0.01]"]
     with pytest.raises(SystemExit) as exited:
         main(args)
-    message = exited.value.code
-    assert isinstance(message, str) and "\n" not in message
+    message = capsys.readouterr().err.strip()
+    assert exited.value.code == 2 and "\n" not in message and "Traceback" not in message
     assert message.startswith(f"lightning-occ: error: Refusing to load {poisoned}: it holds a pickled object")
     assert "--trainer.unsafe_load true" in message
 

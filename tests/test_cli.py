@@ -59,6 +59,41 @@ def test_print_config_through_python_m(tmp_path):
     assert config["model"]["init_args"]["lam"] == 3.0
 
 
-def test_unknown_dataset_in_config_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match=r"Unknown dataset 'breast_cancr'\. Use a built-in name \(breast_cancer,"):
-        main(["fit", "--config", str(ROOT / "configs/knn/breast_cancer.yaml"), "--data.init_args.dataset", "breast_cancr"])
+def test_unknown_dataset_in_config_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    args = ["fit", "--config", str(ROOT / "configs/knn/breast_cancer.yaml"), "--data.init_args.dataset", "breast_cancr"]
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    error = capsys.readouterr().err
+    assert exited.value.code == 2 and "Traceback" not in error
+    assert "lightning-occ: error: Unknown dataset 'breast_cancr'. Use a built-in name (breast_cancer," in error
+    monkeypatch.setenv("LIGHTNING_OCC_DEBUG", "1")  # the traceback, for whoever needs it
+    with pytest.raises(ValueError, match="Unknown dataset 'breast_cancr'"):
+        main(args)
+
+
+def test_a_checkpoint_of_another_method_than_the_config_names_both(tmp_path, capsys):
+    from lightning_occ.models import OCSDF
+    from tests.helpers.training import tiny_trainer
+
+    model = OCSDF(in_features=30, width=8, depth=1)
+    trainer = tiny_trainer()
+    trainer.strategy.connect(model)
+    trainer.save_checkpoint(tmp_path / "ocsdf.ckpt")
+    with pytest.raises(SystemExit) as exited:
+        main(["test", "--config", str(ROOT / "configs/knn/breast_cancer.yaml"), "--ckpt_path", str(tmp_path / "ocsdf.ckpt"),
+              "--trainer.logger", "false"])
+    error = capsys.readouterr().err
+    assert exited.value.code == 2 and "Traceback" not in error
+    assert "holds a OCSDF model, but the config asks for lightning_occ.models.KNNDetector" in error
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"activation": "relu6"}, "Unknown activation 'relu6'"),
+    ({"width": -5}, "width and depth must be >= 1"),
+    ({"network": "orthconv"}, "Unknown network 'orthconv'"),
+])
+def test_ocsdf_constructor_arguments_are_validated(kwargs, message):
+    from lightning_occ.models import OCSDF
+
+    with pytest.raises(ValueError, match=message):
+        OCSDF(**kwargs)

@@ -98,3 +98,15 @@ def test_bad_inputs_are_clear_errors():
         net(torch.rand(2, 3, 8, 8))
     with pytest.raises(ValueError, match="Unknown network 'orthconv'"):
         OCSDF(network="orthconv")
+
+
+def test_a_training_checkpoint_of_the_parametrised_network_loads_back(tmp_path):
+    model = OCSDF(network="orthoconv", input_shape=(1, 8, 8), channels=(4, 8), convs_per_stage=1, epsilons=[0.1])
+    trainer = tiny_trainer()
+    trainer.strategy.connect(model)
+    trainer.save_checkpoint(tmp_path / "training.ckpt")
+    restored = OCSDF.load_from_checkpoint(tmp_path / "training.ckpt")
+    assert not restored.hparams.exported and hasattr(restored.net.convolutions()[0], "parametrizations")
+    x = torch.rand(8, 1, 8, 8)
+    assert torch.allclose(restored.eval().score(x), model.eval().score(x), atol=1e-5)
+    assert restored.lipschitz_bound == pytest.approx(model.lipschitz_bound, abs=1e-5)

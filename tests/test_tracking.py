@@ -16,10 +16,11 @@ WANDB = ["--config", str(ROOT / "configs/logger/wandb.yaml")]
 def test_offline_wandb_run_holds_the_returned_test_metrics(tmp_path, monkeypatch):
     import wandb
 
-    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.setenv("WANDB_SILENT", "true")
-    args = [*KNN, *WANDB, "--trainer.logger.init_args.save_dir", str(tmp_path / "wandb"),
-            "--trainer.logger.init_args.log_model", "false", "--report.out_dir", str(tmp_path / "report")]
+    # the README's offline command, as written (plus a private save_dir and report folder)
+    args = [*KNN, *WANDB, "--trainer.logger.init_args.offline", "true", "--trainer.logger.init_args.save_dir",
+            str(tmp_path / "wandb"), "--report.out_dir", str(tmp_path / "report")]
     build_cli(["fit", *args])
     cli = build_cli(["test", *args, "--ckpt_path", "results/knn_breast_cancer/checkpoints/last.ckpt"])
     returned = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}

@@ -8,7 +8,8 @@ For each NAME: ``lightning-occ fit --config zoo/recipes/NAME.yaml`` (CPU), the c
 (``best.ckpt`` where the recipe monitors a validation metric, else ``last.ckpt``) is exported to
 ``lightning_occ/zoo/weights/NAME.safetensors`` (tensors only; float16 for detectors without a
 Lipschitz bound, see ``lightning_occ.zoo.export.storage_dtype``) with its hyper-parameters in the
-registry, then the exported entry is loaded back and tested on the recipe's scenario: those are the
+registry (a detector with ``export_`` is exported first: plain layers, no parametrisation), then the
+exported entry is loaded back and tested on the recipe's scenario: those are the
 recorded metrics. Finally ``zoo/README.md`` is regenerated.
 """
 
@@ -66,6 +67,9 @@ def build(name: str, registry: Registry) -> ZooEntry:
     folder = ROOT / "results" / "zoo" / name / "checkpoints"
     checkpoint = folder / "best.ckpt" if (folder / "best.ckpt").is_file() else folder / "last.ckpt"
     model = load_detector(checkpoint)
+    export = getattr(model, "export_", None)
+    if callable(export):
+        export()  # the zoo serves the exported form (e.g. orthoconv OCSDF: plain convolutions)
     init_args = {k: v for k, v in plain(dict(model.hparams)).items() if k not in LOCAL_ONLY}
     weights = WEIGHTS_DIR / f"{name}.safetensors"
     class_path = f"{type(model).__module__}.{type(model).__qualname__}"

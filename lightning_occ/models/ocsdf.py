@@ -111,6 +111,9 @@ class OCSDF(AnomalyDetector):
         super().__init__(epsilons, pretrained)
         if network not in NETWORKS:
             raise ValueError(f"Unknown network {network!r}; choose one of {NETWORKS}.")
+        if activation not in ("fullsort", "groupsort2"):
+            raise ValueError(f"Unknown activation {activation!r}; choose 'groupsort2' or 'fullsort' (gradient-norm "
+                             "preserving; ReLU-like activations would break the signed distance).")
         if width < 1 or depth < 1:
             raise ValueError(f"width and depth must be >= 1, got width={width}, depth={depth}.")
         if margin <= 0 or lam <= 0 or negative_steps < 0 or warmup_epochs < 0:
