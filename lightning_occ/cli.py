@@ -154,7 +154,13 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 
 def exit_with_user_error(error: BaseException) -> None:
-    """``lightning-occ: error: <message>`` on stderr (at most three lines), exit code 2, no traceback."""
+    """``lightning-occ: error: <message>`` on stderr (at most three lines), exit code 2, no traceback.
+
+    The message is the innermost cause's: jsonargparse wraps errors raised while it instantiates the
+    model or data in its own "Does not validate against any of the Union subtypes" text.
+    """
+    while error.__cause__ is not None:
+        error = error.__cause__
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()] or [type(error).__name__]
     message = " ".join(lines) if len(lines) > 3 else "\n".join(lines)
     print(f"lightning-occ: error: {message}", file=sys.stderr)
