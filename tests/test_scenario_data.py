@@ -10,7 +10,13 @@ import torch
 
 from lightning_occ.data import ScenarioDataModule, vision_sources
 from tests.helpers.http_server import serve_folder
-from tests.helpers.fake_datasets import write_cifar10, write_gtsrb, write_image_folder, write_tiny_imagenet
+from tests.helpers.fake_datasets import (
+    write_cifar10,
+    write_gtsrb,
+    write_image_folder,
+    write_mvtec_category,
+    write_tiny_imagenet,
+)
 
 MNIST_ROOT = Path(os.environ.get("LIGHTNING_OCC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -70,8 +76,11 @@ def test_image_folder(tmp_path):
     write_image_folder(tmp_path)
     dm = ScenarioDataModule("image_folder", normal=["dog"], root=str(tmp_path), val_size=0.25)
     dm.setup()
-    assert dm.input_shape == (3, 32, 32)
+    assert dm.input_shape == (3, 40, 40)  # the native size, shared by every image
     assert int((dm.test_dataset.is_anomaly == 0).sum()) == 4 and len(dm.test_dataset) == 12
+    resized = ScenarioDataModule("image_folder", normal=["dog"], root=str(tmp_path), val_size=0.25, image_size=24)
+    resized.setup()
+    assert resized.input_shape == (3, 24, 24)
 
 
 def test_unknown_super_category_lists_the_valid_ones():
@@ -142,3 +151,44 @@ def test_fit_and_test_an_image_scenario_from_its_config(tmp_path, capsys):
     from PIL import Image
 
     assert Image.open(grid).size == (8 * 8 + 9 * 2, 8 * 8 + 9 * 2)  # 8x8 grid of 8x8 digits, 2-pixel padding
+
+
+@pytest.mark.parametrize("method", ["OCSDF", "KNNDetector"])
+def test_an_mvtec_folder_trains_and_tests_end_to_end(tmp_path, method):
+    """train/good only, test/good + two defect folders: every defect is anomalous, validation (all normal)
+    is skipped with a warning, and fit + test run through the command line with a report."""
+    import json
+
+    from lightning_occ.cli import main
+
+    write_mvtec_category(tmp_path / "bottle")
+    model = ["--model", f"lightning_occ.models.{method}"]
+    if method == "OCSDF":
+        model += ["--model.init_args.network", "orthoconv", "--model.init_args.stem", "patches",
+                  "--model.init_args.channels", "[12, 48]", "--model.init_args.convs_per_stage", "1",
+                  "--model.init_args.negative_init", "uniform", "--model.init_args.domain", "[0.0, 1.0]"]
+    common = [*model, "--model.init_args.epsilons", "[0.1]", "--data", "lightning_occ.data.ScenarioDataModule",
+              "--data.init_args.dataset", "image_folder", "--data.init_args.root", str(tmp_path / "bottle"),
+              "--data.init_args.normal", "good", "--data.init_args.batch_size", "8", "--trainer.max_epochs", "2",
+              "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+              "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
+              "--trainer.callbacks.dirpath", str(tmp_path / "checkpoints"), "--trainer.callbacks.save_last", "true",
+              "--report.out_dir", str(tmp_path / "report")]
+    with pytest.warns(UserWarning, match="validation split holds no anomaly"):
+        main(["fit", *common])
+    main(["test", *common, "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt")])
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert results["n_samples"] == 12 and results["n_anomalies"] == 8
+    assert 0.0 <= results["certified_auroc"][1] <= results["certified_auroc"][0] <= 1.0
+
+
+def test_image_folders_of_mixed_sizes_need_an_image_size(tmp_path):
+    write_mvtec_category(tmp_path, size=16)
+    from PIL import Image
+
+    Image.new("RGB", (20, 12)).save(tmp_path / "test" / "crack" / "odd.png")
+    with pytest.raises(ValueError, match="different sizes .*pass image_size"):
+        ScenarioDataModule("image_folder", normal="good", root=str(tmp_path)).setup()
+    resized = ScenarioDataModule("image_folder", normal="good", root=str(tmp_path), image_size=8)
+    resized.setup()
+    assert resized.input_shape == (3, 8, 8)

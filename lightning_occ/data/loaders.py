@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch.utils.data import DataLoader
 
@@ -29,7 +31,14 @@ class AnomalyDataLoaders:
             num_workers=hp.num_workers,
         )
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | list:
+        """The validation split; none (validation skipped, with a warning) when it holds no anomaly,
+        as in the MVTec layout whose train split is all normal: an AUROC needs both classes."""
+        labels = getattr(self.val_dataset, "is_anomaly", None)
+        if labels is not None and not bool((labels == 1).any()):
+            warnings.warn("The validation split holds no anomaly (e.g. an MVTec-style train/good/ folder), so "
+                          "validation is skipped; checkpoints cannot monitor val/auroc.", stacklevel=2)
+            return []
         return evaluation_loader(self.val_dataset, self.hparams.batch_size, self.hparams.num_workers)
 
     def test_dataloader(self) -> DataLoader:

@@ -46,12 +46,16 @@ class ScenarioDataModule(AnomalyDataLoaders, L.LightningDataModule):
 
     Args:
         dataset: ``mnist``, ``cifar10``, ``gtsrb``, ``tiny_imagenet``, ``digits`` (sklearn's 8x8
-            digits, offline) or ``image_folder`` (``root`` holds ``train/<class>/`` and ``test/<class>/``).
+            digits, offline) or ``image_folder`` (``root`` holds ``train/<class>/`` and ``test/<class>/``,
+            or the MVTec layout ``train/good/``, ``test/good/``, ``test/<defect>/`` with ``normal='good'``).
         normal: a super-category (CUR, STR, MIX, THG, LIV, SPDL, INST, WARN, DIRC, SPEC, REGN, ANML,
             ISCT, ISTM, STRT, VHCL), a class, or a list of classes; one class = the one-class scenario.
         root: the data folder; default ``$LIGHTNING_OCC_DATA`` or ``./data``.
         download: download when missing (needs network access).
-        val_size: share of the train split held out for validation.
+        val_size: share of the train split held out for validation. When it holds no anomaly (MVTec:
+            the train split is all ``good``), validation is skipped with a warning.
+        image_size: ``image_folder`` only: resize to ``image_size x image_size`` (default: keep the
+            native size, which all images must then share).
         batch_size, num_workers, seed: as usual.
 
     Example:
@@ -68,6 +72,7 @@ class ScenarioDataModule(AnomalyDataLoaders, L.LightningDataModule):
         root: str | None = None,
         download: bool = False,
         val_size: float = 0.1,
+        image_size: int | None = None,
         batch_size: int = 128,
         num_workers: int = 0,
         seed: int = 0,
@@ -84,14 +89,14 @@ class ScenarioDataModule(AnomalyDataLoaders, L.LightningDataModule):
     def table(self) -> ImageTable:
         if self._table is None:
             hp = self.hparams
-            self._table = load_images(hp.dataset, Path(hp.root) if hp.root else None, hp.download)
+            self._table = load_images(hp.dataset, Path(hp.root) if hp.root else None, hp.download, hp.image_size)
             self.normal_classes = resolve_normal_classes(hp.dataset, hp.normal, self._table.num_classes,
                                                          self._table.class_names)
         return self._table
 
     def prepare_data(self) -> None:
         if self.hparams.download:
-            load_images(self.hparams.dataset, self.hparams.root, download=True)
+            load_images(self.hparams.dataset, self.hparams.root, download=True, image_size=self.hparams.image_size)
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -108,8 +108,10 @@ def _cifar10(root: Path, download: bool) -> ImageTable:
     return ImageTable(*read(batches), *read(["test_batch"]), 10)
 
 
-def _to_tensor(images: list[Image.Image], size: int) -> Tensor:
-    arrays = [np.asarray(img.convert("RGB").resize((size, size), Image.BILINEAR)) for img in images]
+def _to_tensor(images: list[Image.Image], size: int | None) -> Tensor:
+    """RGB uint8 (N, 3, H, W), resized to ``size x size`` (None: keep the native size)."""
+    rgb = [img.convert("RGB") for img in images]
+    arrays = [np.asarray(img if size is None else img.resize((size, size), Image.BILINEAR)) for img in rgb]
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
@@ -158,31 +160,45 @@ def _tiny_imagenet(root: Path, download: bool) -> ImageTable:
                       len(TINY_IMAGENET_WNIDS))
 
 
-def _image_folder(root: Path, download: bool, size: int = 32) -> ImageTable:
+def _image_folder(root: Path, download: bool, size: int | None = None) -> ImageTable:
+    """Two layouts. Classes: ``train/<class>/`` and ``test/<class>/`` with the same class folders.
+    MVTec: ``train/good/`` only, and ``test/good/`` plus one folder per defect; each defect is a class,
+    so ``normal='good'`` makes every defect anomalous. Images keep their native size when they all
+    share it; ``size`` resizes them to ``size x size``."""
     from torchvision.datasets import ImageFolder
 
-    splits = []
+    expected = ["train/<class>/<image>", "test/<class>/<image>  (or MVTec: train/good/, test/good/, test/<defect>/)"]
     for split in ("train", "test"):
         if not (root / split).is_dir():
-            raise _missing("The image folder", root, ["train/<class>/<image>", "test/<class>/<image>"],
-                           "Give --data.root the folder holding train/ and test/ class sub-folders.")
-        splits.append(ImageFolder(str(root / split)))
-    if splits[0].classes != splits[1].classes:
-        raise ValueError(f"train/ and test/ under {root} have different class folders: "
-                         f"{splits[0].classes} vs {splits[1].classes}.")
-    tables = []
-    for dataset in splits:
-        tables += [_to_tensor([Image.open(path) for path, _ in dataset.samples], size),
-                   torch.tensor(dataset.targets, dtype=torch.long)]
-    return ImageTable(*tables, len(splits[0].classes), list(splits[0].classes))
+            raise _missing("The image folder", root, expected, "Give --data.root the folder holding train/ and test/.")
+    train, test = ImageFolder(str(root / "train")), ImageFolder(str(root / "test"))
+    if train.classes == test.classes:
+        train_targets = train.targets
+    elif train.classes == ["good"] and "good" in test.classes:  # MVTec AD
+        train_targets = [test.classes.index("good")] * len(train.samples)
+    else:
+        raise ValueError(f"train/ and test/ under {root} do not match: train has {train.classes}, test has "
+                         f"{test.classes}. Use the same class folders in both, or the MVTec layout (train/good/ "
+                         "only; test/good/ and test/<defect>/).")
+    images = [[Image.open(path) for path, _ in dataset.samples] for dataset in (train, test)]
+    if size is None:
+        sizes = {img.size for split in images for img in split}
+        if len(sizes) > 1:
+            shown = ", ".join(f"{w}x{h}" for w, h in sorted(sizes)[:3])
+            raise ValueError(f"The images under {root} have different sizes ({shown}, ...): pass image_size "
+                             "(e.g. --data.init_args.image_size 256) to resize them all.")
+    return ImageTable(_to_tensor(images[0], size), torch.tensor(train_targets, dtype=torch.long),
+                      _to_tensor(images[1], size), torch.tensor(test.targets, dtype=torch.long),
+                      len(test.classes), list(test.classes))
 
 
 LOADERS = {"mnist": _mnist, "digits": _digits, "cifar10": _cifar10, "gtsrb": _gtsrb,
            "tiny_imagenet": _tiny_imagenet, "image_folder": _image_folder}
 
 
-def load_images(dataset: str, root: str | Path | None = None, download: bool = False) -> ImageTable:
-    """Read a dataset's official train and test splits as uint8 tensors.
+def load_images(dataset: str, root: str | Path | None = None, download: bool = False,
+                image_size: int | None = None) -> ImageTable:
+    """Read a dataset's official train and test splits as uint8 tensors (``image_size``: image folders only).
 
     Example:
         >>> table = load_images("digits")
@@ -191,4 +207,9 @@ def load_images(dataset: str, root: str | Path | None = None, download: bool = F
     """
     if dataset not in LOADERS:
         raise ValueError(f"Unknown image dataset {dataset!r}: choose one of {sorted(LOADERS)}.")
-    return LOADERS[dataset](Path(root) if root is not None else default_root(), download)
+    folder = Path(root) if root is not None else default_root()
+    if dataset == "image_folder":
+        return _image_folder(folder, download, image_size)
+    if image_size is not None:
+        raise ValueError(f"image_size applies to image_folder only; {dataset} has its own fixed size.")
+    return LOADERS[dataset](folder, download)

@@ -94,6 +94,18 @@ def write_image_folder(root: Path, classes: tuple[str, ...] = ("cat", "dog", "fo
     return root
 
 
+def write_mvtec_category(root: Path, defects: tuple[str, ...] = ("crack", "scratch"), per_folder: int = 4,
+                         size: int = 16) -> Path:
+    """MVTec AD's on-disk layout for one category: train/good/, test/good/, test/<defect>/ (PNG)."""
+    rng = np.random.default_rng(1)
+    folders = [root / "train" / "good", root / "test" / "good", *(root / "test" / d for d in defects)]
+    for folder in folders:
+        folder.mkdir(parents=True)
+        for i in range(per_folder * (3 if folder.parts[-2] == "train" else 1)):
+            _image(rng, size).save(folder / f"{i:03d}.png")
+    return root
+
+
 def write_mnist(root: Path, per_class: int = 6, test_per_class: int = 3, seed: int = 0) -> Path:
     """MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte: big-endian IDX headers then uint8 data."""
     rng = np.random.default_rng(seed)
