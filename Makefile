@@ -15,9 +15,9 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	@echo "== Training OCSDF on breast cancer (benign = normal); results in results/ocsdf_breast_cancer =="
-	$(BIN)/lightning-occ fit --config configs/ocsdf/breast_cancer.yaml --trainer.enable_progress_bar false
+	$(BIN)/lightning-occ fit --config configs/ocsdf/breast_cancer.yaml
 	$(BIN)/lightning-occ test --config configs/ocsdf/breast_cancer.yaml \
-		--ckpt_path results/ocsdf_breast_cancer/checkpoints/best.ckpt --trainer.enable_progress_bar false
+		--ckpt_path results/ocsdf_breast_cancer/checkpoints/best.ckpt
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q lightning_occ tests

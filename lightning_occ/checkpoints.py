@@ -41,9 +41,10 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu", unsafe_load: bo
         checkpoint = torch.load(path, map_location=map_location, weights_only=not unsafe_load)
     except pickle.UnpicklingError as error:
         found = re.search(r"GLOBAL ([\w.]+)", str(error)) or re.search(r"Unsupported global: ([\w.]+)", str(error))
-        culprit = found.group(1) if found else "an object outside tensors and plain values"
-        raise UnsafeCheckpointError(f"Refusing to load {path}: it holds a pickled object ({culprit}) that loading "
-                                    f"would execute. {UNSAFE_LOAD_HINT}") from None
+        if found:
+            raise UnsafeCheckpointError(f"Refusing to load {path}: it holds a pickled object ({found.group(1)}) that "
+                                        f"loading would execute. {UNSAFE_LOAD_HINT}") from None
+        raise CheckpointError(f"Cannot read {path} as a checkpoint (truncated, or not a file torch.save wrote).") from None
     except Exception as error:  # a truncated or foreign file can fail anywhere inside the unpickler
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"Cannot read {path} as a checkpoint (truncated, or not a file torch.save wrote): "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -35,6 +36,13 @@ class LightningOCCCLI(LightningCLI):
     def subcommands() -> dict[str, set[str]]:
         """Lightning's verbs plus ``certify`` (smoothing certificates for any trained detector)."""
         return {**LightningCLI.subcommands(), "certify": {"model", "datamodule"}}
+
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
+        """``test`` and ``validate`` default to ``--verbose false``: the report prints the one table."""
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if subcommand in ("test", "validate"):
+            parser.set_defaults(verbose=False)
+        return parser
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(CertifiedReport, "report")
@@ -77,6 +85,7 @@ def build_cli(args: Any = None, run: bool = True) -> LightningOCCCLI:
         subclass_mode_data=True,
         seed_everything_default=0,
         save_config_kwargs={"overwrite": True},
+        parser_kwargs={"exit_on_error": False},  # a bad argument raises, and `main` prints one line
         args=args,
         run=run,
     )
@@ -150,16 +159,22 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     return (UserError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
-            MisconfigurationException)
+            MisconfigurationException, argparse.ArgumentError)
+
+
+def _is_parser_wrapper(error: BaseException) -> bool:
+    text = str(error)
+    return (type(error).__module__.startswith("jsonargparse") or "Does not validate against any of the" in text
+            or "Problem with given class_path" in text)
 
 
 def exit_with_user_error(error: BaseException) -> None:
     """``lightning-occ: error: <message>`` on stderr (at most three lines), exit code 2, no traceback.
 
-    The message is the innermost cause's: jsonargparse wraps errors raised while it instantiates the
-    model or data in its own "Does not validate against any of the Union subtypes" text.
+    jsonargparse wraps errors raised while it instantiates the model or data in its own "Does not
+    validate against any of the Union subtypes" text: the message is then the wrapped error's.
     """
-    while error.__cause__ is not None:
+    while error.__cause__ is not None and _is_parser_wrapper(error):
         error = error.__cause__
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()] or [type(error).__name__]
     message = " ".join(lines) if len(lines) > 3 else "\n".join(lines)

@@ -10,7 +10,13 @@ from urllib.parse import urlparse
 
 from lightning.pytorch.strategies import StrategyRegistry
 
-__all__ = ["check_strategy_name", "check_wandb_ready"]
+from lightning_occ.errors import UserError
+
+__all__ = ["TrackingError", "check_strategy_name", "check_wandb_ready"]
+
+
+class TrackingError(UserError, RuntimeError):
+    """A logger that cannot log (no API key, no network): the message says how to fix it."""
 
 
 def check_strategy_name(strategy: object) -> None:
@@ -51,9 +57,9 @@ def check_wandb_ready(loggers: Iterable[object], timeout: float = 3.0) -> None:
         fix = ("Run `wandb login` (or set WANDB_API_KEY), or log offline with "
                "--trainer.logger.init_args.offline true (or WANDB_MODE=offline) and `wandb sync` later.")
         if not _has_wandb_credentials(host):
-            raise RuntimeError(f"W&B is set to log online but no API key was found for {host}. {fix}")
+            raise TrackingError(f"W&B is set to log online but no API key was found for {host}. {fix}")
         port = urlparse(base).port or (443 if base.startswith("https") else 80)
         try:
             socket.create_connection((host, port), timeout=timeout).close()
         except OSError as error:
-            raise RuntimeError(f"W&B is set to log online but {host}:{port} cannot be reached ({error}). {fix}") from error
+            raise TrackingError(f"W&B is set to log online but {host}:{port} cannot be reached ({error}). {fix}") from error

@@ -76,7 +76,9 @@ def _read_csv(path: Path, label_column: str | None) -> TabularTable:
         rows = list(csv.reader(handle))
     if not rows:
         raise ValueError(f"{path} is empty.")
-    header, body = rows[0], rows[1:]
+    header, body = rows[0], [row for row in rows[1:] if any(value.strip() for value in row)]
+    if not body:
+        raise ValueError(f"{path} has a header but no rows of data: it needs normal (and, for testing, anomalous) rows.")
     if label_column is None or label_column not in header:
         what = "No `label_column` was given" if label_column is None else f"Label column {label_column!r} not found"
         raise ValueError(f"{what} for {path}; its columns are: {header}. Pass e.g. --data.label_column {header[-1]}.")

@@ -67,8 +67,12 @@ class Registry:
         path = Path(path)
         if not path.is_file():
             return cls([], path.parent)
-        raw = json.loads(path.read_text())
-        return cls([ZooEntry(**entry) for entry in raw["entries"]], path.parent)
+        try:
+            raw = json.loads(path.read_text())
+            return cls([ZooEntry(**entry) for entry in raw["entries"]], path.parent)
+        except (ValueError, KeyError, TypeError) as error:  # bad JSON, no "entries", unknown or missing fields
+            raise ZooError(f"The zoo manifest {path} is not a valid registry ({type(error).__name__}: {error}); "
+                           "fix it, or point $LIGHTNING_OCC_ZOO at another registry.json.") from None
 
     def save(self, path: str | Path) -> None:
         entries = [self.entries[name].to_dict() for name in sorted(self.entries)]
@@ -92,4 +96,8 @@ class Registry:
 def default_registry() -> Registry:
     """The entries shipped with the package, or the manifest named by ``$LIGHTNING_OCC_ZOO`` (a mirror or
     a private zoo; its ``file`` entries are relative to that manifest)."""
-    return Registry.from_file(os.environ.get("LIGHTNING_OCC_ZOO", MANIFEST))
+    custom = os.environ.get("LIGHTNING_OCC_ZOO")
+    if custom and not Path(custom).is_file():
+        raise ZooError(f"$LIGHTNING_OCC_ZOO names {custom}, which is not a file: point it at a registry.json, or unset "
+                       "it to use the zoo shipped with lightning-occ.")
+    return Registry.from_file(custom or MANIFEST)

@@ -1,0 +1,85 @@
+"""Every user mistake ends in one clear message on stderr, exit code 2, no traceback (issue 19's list,
+re-created as cases). Each case fails before any training, so the whole table runs in seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lightning_occ.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+KNN = ["fit", "--config", str(ROOT / "configs/knn/breast_cancer.yaml"), "--trainer.logger", "false",
+       "--trainer.enable_progress_bar", "false"]
+OCSDF = ["fit", "--config", str(ROOT / "configs/ocsdf/two_moons.yaml"), "--trainer.logger", "false",
+         "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false"]
+
+
+def csv_file(folder: Path, text: str) -> str:
+    path = folder / "data.csv"
+    path.write_text(text)
+    return str(path)
+
+
+def tabular(path: str, *extra: str) -> list[str]:
+    return [*KNN, "--data.init_args.dataset", path, *extra]
+
+
+CASES = {
+    "NaN feature": (lambda d: tabular(csv_file(d, "a,b,label\n1,2,0\nnan,3,0\n4,5,1\n"), "--data.init_args.label_column",
+                                      "label"), "NaN"),
+    "string feature": (lambda d: tabular(csv_file(d, "a,b,label\n1,x,0\n2,3,0\n4,5,1\n"), "--data.init_args.label_column",
+                                         "label"), "number"),
+    "header-only CSV": (lambda d: tabular(csv_file(d, "a,b,label\n"), "--data.init_args.label_column", "label"),
+                        "no rows"),
+    "missing label column": (lambda d: tabular(csv_file(d, "a,b,label\n1,2,0\n3,4,1\n"),
+                                               "--data.init_args.label_column", "target"), "target"),
+    "data file missing": (lambda d: tabular(str(d / "missing.csv")), "missing.csv"),
+    "unknown dataset": (lambda d: tabular("breast_cancr"), "Unknown dataset 'breast_cancr'"),
+    "unknown super-category": (lambda d: ["fit", "--config", str(ROOT / "configs/knn/digits_cur.yaml"),
+                                          "--data.init_args.normal", "CURVY", "--trainer.logger", "false"], "CURVY"),
+    "negative radius": (lambda d: [*KNN, "--model.init_args.epsilons", "[-0.1]"], "radius"),
+    "unknown strategy": (lambda d: [*KNN, "--trainer.strategy", "ddpx"], "Unknown strategy 'ddpx'"),
+    "MNIST missing offline": (lambda d: ["fit", "--config", str(ROOT / "configs/ocsdf/mnist_one_class.yaml"),
+                                         "--data.init_args.root", str(d), "--trainer.logger", "false"], "MNIST"),
+    "checkpoint missing": (lambda d: ["test", *KNN[1:], "--ckpt_path", str(d / "none.ckpt")], "none.ckpt"),
+    "garbage checkpoint": (lambda d: (d / "bad.ckpt").write_bytes(b"garbage") and [
+        "test", *KNN[1:], "--ckpt_path", str(d / "bad.ckpt")], "Cannot read"),
+    "unknown zoo entry": (lambda d: ["test", "--ckpt_path", "zoo:ocsdf-digit-cur"], "Did you mean 'ocsdf-digits-cur'"),
+    "unknown activation": (lambda d: [*OCSDF, "--model.init_args.activation", "relu6"], "relu6"),
+    "negative width": (lambda d: [*OCSDF, "--model.init_args.width", "-5"], "width and depth must be >= 1"),
+    "unknown network": (lambda d: [*OCSDF, "--model.init_args.network", "orthconv"], "orthconv"),
+    "k larger than the data": (lambda d: [*KNN, "--model.init_args.k", "100000"], "lower k"),
+}
+
+
+@pytest.fixture
+def run_case(tmp_path, capsys):
+    def run(args: list[str]) -> tuple[int, str]:
+        with pytest.raises(SystemExit) as exited:
+            main(args)
+        return exited.value.code, capsys.readouterr().err
+    return run
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_user_mistake_is_one_message_without_traceback(case, tmp_path, run_case):
+    build, expected = CASES[case]
+    code, stderr = run_case(build(tmp_path))
+    assert code == 2, stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert "error:" in stderr and expected in stderr, stderr[-2000:]
+    if "usage:" not in stderr:  # the argument parser's own errors come with its usage text
+        assert len(stderr.strip().splitlines()) <= 3 and stderr.startswith("lightning-occ: error:"), stderr
+
+
+def test_a_zoo_manifest_that_is_missing_or_broken_is_named(tmp_path, monkeypatch, run_case):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+    monkeypatch.setenv("LIGHTNING_OCC_ZOO", str(tmp_path / "nowhere.json"))
+    code, stderr = run_case(["test", "--ckpt_path", "zoo:ocsdf-digits-cur"])
+    assert code == 2 and "nowhere.json, which is not a file" in stderr and "Traceback" not in stderr
+    (tmp_path / "broken.json").write_text("{not json")
+    monkeypatch.setenv("LIGHTNING_OCC_ZOO", str(tmp_path / "broken.json"))
+    code, stderr = run_case(["test", "--ckpt_path", "zoo:ocsdf-digits-cur"])
+    assert code == 2 and "broken.json is not a valid registry" in stderr and "Traceback" not in stderr
