@@ -4,7 +4,6 @@ cached YAML, cached download, shipped weights), and no checkpoint runs code when
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,9 @@ from lightning_occ.errors import CheckpointError, UnsafeCheckpointError
 from lightning_occ.models import KNNDetector
 from lightning_occ.zoo import ZooError
 from lightning_occ.zoo.files import cache_dir
-from lightning_occ.zoo.registry import WEIGHTS_DIR
 from tests.helpers.http_server import serve_folder
 from tests.helpers.training import tiny_trainer
-from tests.test_zoo import copied_registry, remote_registry
+from tests.test_zoo import copied_registry, remote_registry, served_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,10 +75,7 @@ def test_a_tampered_shipped_file_is_refused(tmp_path):
 
 def test_a_tampered_cached_download_is_fetched_again_with_a_message(tmp_path, capsys):
     name = "ocsdf-digits-str"
-    served = tmp_path / "served"
-    served.mkdir()
-    shutil.copy(WEIGHTS_DIR / lo.zoo.get_info(name)["file"], served / "weights.safetensors")
-    with serve_folder(served) as base:
+    with serve_folder(served_copy(tmp_path, name)) as base:
         registry = remote_registry(tmp_path, name, f"{base}/weights.safetensors")
         lo.zoo.load(name, registry)
         (cached,) = cache_dir().iterdir()

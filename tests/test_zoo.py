@@ -80,6 +80,14 @@ def test_a_local_file_whose_hash_differs_is_refused(tmp_path):
         lo.zoo.load("vae-digits-cur", registry)
 
 
+def served_copy(tmp_path: Path, name: str) -> Path:
+    """A folder holding the entry's weights as ``weights.safetensors``, for a local HTTP server."""
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(WEIGHTS_DIR / lo.zoo.get_info(name)["file"], served / "weights.safetensors")
+    return served
+
+
 def remote_registry(folder: Path, name: str, url: str) -> Registry:
     entry = lo.zoo.default_registry().get(name)
     entry.file, entry.url = None, url
@@ -88,10 +96,7 @@ def remote_registry(folder: Path, name: str, url: str) -> Registry:
 
 def test_remote_entry_downloads_once_into_the_hub_cache_with_its_hash_checked(tmp_path):
     name = "ocsdf-digits-str"
-    served = tmp_path / "served"
-    served.mkdir()
-    shutil.copy(WEIGHTS_DIR / lo.zoo.get_info(name)["file"], served / "weights.safetensors")
-    with serve_folder(served) as base:
+    with serve_folder(served_copy(tmp_path, name)) as base:
         registry = remote_registry(tmp_path, name, f"{base}/weights.safetensors")
         reference = lo.zoo.load(name)
         model = lo.zoo.load(name, registry)

@@ -14,7 +14,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["ProjectedConv2d", "ScaledAvgPool2d", "ScaledGlobalAvgPool2d", "conv_operator_norm_bound"]
+__all__ = ["ProjectedConv2d", "ScaledAvgPool2d", "ScaledGlobalAvgPool2d", "check_image_shape", "conv_operator_norm_bound"]
+
+
+def check_image_shape(x: Tensor, expected: tuple[int, ...]) -> None:
+    """Raise a clear error unless ``x`` is a batch of ``expected = (C, H, W)`` images."""
+    if tuple(x.shape[1:]) != expected:
+        raise ValueError(
+            f"This network takes images of shape {expected} (C, H, W), got {tuple(x.shape[1:])}"
+            + (": grayscale vs RGB?" if x.dim() == 4 and x.shape[1] != expected[0] else ".")
+        )
 
 
 def circular_grid(kernel_size: tuple[int, int], input_size: tuple[int, int]) -> tuple[int, int]:

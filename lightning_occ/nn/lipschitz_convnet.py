@@ -9,7 +9,12 @@ import torch
 from torch import Tensor, nn
 
 from lightning_occ.nn.activations import GroupSort
-from lightning_occ.nn.lipschitz_conv import ProjectedConv2d, ScaledAvgPool2d, ScaledGlobalAvgPool2d
+from lightning_occ.nn.lipschitz_conv import (
+    ProjectedConv2d,
+    ScaledAvgPool2d,
+    ScaledGlobalAvgPool2d,
+    check_image_shape,
+)
 from lightning_occ.nn.orthogonal import FrobeniusLinear
 
 __all__ = ["LipschitzConvNet"]
@@ -78,11 +83,7 @@ class LipschitzConvNet(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(
-                f"This network takes images of shape {self.input_shape} (C, H, W), got {tuple(x.shape[1:])}"
-                + (": grayscale vs RGB?" if x.dim() == 4 and x.shape[1] != self.input_shape[0] else ".")
-            )
+        check_image_shape(x, self.input_shape)
         return self.layers(x * self.input_scale).squeeze(1)
 
     def constrained_layers(self) -> list[ProjectedConv2d | FrobeniusLinear]:

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from lightning_occ.nn.activations import GroupSort
-from lightning_occ.nn.lipschitz_conv import conv_operator_norm_bound
+from lightning_occ.nn.lipschitz_conv import check_image_shape, conv_operator_norm_bound
 from lightning_occ.nn.orthogonal import FrobeniusLinear, spectral_norm
 from lightning_occ.nn.rounding import RoundingStep, affine_step
 
@@ -154,11 +154,7 @@ class OrthoConvNet(nn.Module):
         return _orthogonal_conv(in_channels, out_channels, kernel, stride, self.padding_mode)
 
     def forward(self, x: Tensor) -> Tensor:
-        if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(
-                f"This network takes images of shape {self.input_shape} (C, H, W), got {tuple(x.shape[1:])}"
-                + (": grayscale vs RGB?" if x.dim() == 4 and x.shape[1] != self.input_shape[0] else ".")
-            )
+        check_image_shape(x, self.input_shape)
         return self.layers(x).squeeze(1)
 
     def convolutions(self) -> list[nn.Conv2d]:
