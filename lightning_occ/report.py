@@ -7,14 +7,13 @@ import os
 from pathlib import Path
 
 import lightning as L
-import matplotlib.pyplot as plt
 import torch
 from lightning.pytorch.utilities import rank_zero_only
 
 from lightning_occ.data.subsets import first_items
 from lightning_occ.detector import ATTACKED_CURVE, AnomalyDetector, Evaluation
 from lightning_occ.diagnostics import gradient_norm_summary
-from lightning_occ.metrics.plots import plot_certified_curve, plot_score_field, plot_score_histograms
+from lightning_occ.metrics.plots import plot_certified_curve, plot_roc_curve, plot_score_field, plot_score_histograms
 
 __all__ = ["CertifiedReport", "format_table", "log_report", "write_report"]
 
@@ -44,8 +43,23 @@ def format_table(evaluation: Evaluation, title: str = "") -> str:
     return "\n".join(lines)
 
 
+def describe_run(model: object, datamodule: object) -> str:
+    """``"OCSDF on digits (normal: CUR)"``: the model, the data and the scenario, for titles."""
+    name = type(model).__name__ if model is not None else "detector"
+    hparams = getattr(datamodule, "hparams", {}) or {}
+    dataset, normal = hparams.get("dataset"), hparams.get("normal", hparams.get("normal_classes"))
+    text = f"{name} on {dataset}" if dataset else name
+    return f"{text} (normal: {normal})" if normal is not None else text
+
+
+def radius_units(model: object) -> str:
+    """How the radius is measured: pixels in [0, 1] for images, the DataModule's standardised units otherwise."""
+    shape = getattr(model, "input_shape", None)
+    return "[0, 1] pixels" if shape is not None and len(shape) == 3 else "standardised feature units"
+
+
 def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDetector | None = None, datamodule: object = None) -> list[Path]:
-    """Write ``results.json``, ``certified_auroc.png``, ``score_histograms.png`` (plus
+    """Write ``results.json``, ``certified_auroc.png``, ``roc_curve.png``, ``score_histograms.png`` (plus
     ``score_field.png`` for 2-D data, ``boundary_samples.png`` for image models that can
     ``generate``, and whatever the model's ``report_figures(datamodule)`` draws) into ``out_dir``;
     returns the written paths. Without a certificate, ``certified_auroc`` is null at every radius > 0."""
@@ -67,11 +81,16 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDete
     path = out / "results.json"
     path.write_text(json.dumps(results, indent=2))
     written.append(path)
-    figures = {"score_histograms.png": plot_score_histograms(evaluation.scores, evaluation.target)[0]}
+    title = describe_run(model, datamodule)
+    figures = {"score_histograms.png": plot_score_histograms(evaluation.scores, evaluation.target,
+                                                             title=f"{title}: anomaly scores")[0],
+               "roc_curve.png": plot_roc_curve(evaluation.scores, evaluation.target, f"{title}: ROC (clean)")[0]}
     if evaluation.certificate is not None:
-        figure, axes = plot_certified_curve(evaluation.epsilons, evaluation.certified, label="certified AUROC")
+        units = radius_units(model)
+        figure, axes = plot_certified_curve(evaluation.epsilons, evaluation.certified, label="certified AUROC (proven)",
+                                            title=f"{title}: AUROC under l2 perturbations", radius_units=units)
         for name, curve in evaluation.other_curves.items():
-            plot_certified_curve(evaluation.epsilons, curve, ax=axes, label=name)
+            plot_certified_curve(evaluation.epsilons, curve, ax=axes, label=name, radius_units=units)
         figures["certified_auroc.png"] = figure
     train_features = getattr(datamodule, "train_features", None)
     test_dataset = getattr(datamodule, "test_dataset", None)
@@ -90,11 +109,13 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDete
         from torchvision.utils import save_image
 
         path = out / "boundary_samples.png"
-        save_image(generate(64).detach().cpu().clamp(0, 1), path, nrow=8)
+        samples = generate(64).detach().cpu().clamp(0, 1)
+        scale = max(1, -(-64 // samples.shape[-1]))  # each sample at least 64 px wide, pixels kept sharp
+        save_image(torch.nn.functional.interpolate(samples, scale_factor=scale, mode="nearest"), path, nrow=8,
+                   padding=4, pad_value=1.0)
         written.append(path)
     for name, figure in figures.items():
         figure.savefig(out / name, dpi=110)
-        plt.close(figure)
         written.append(out / name)
     return written
 

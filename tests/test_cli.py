@@ -27,7 +27,7 @@ def test_fit_then_test_from_a_config_writes_the_report(tmp_path, capsys):
     results = json.loads((tmp_path / "report/results.json").read_text())
     assert set(results["metrics"]) == {"test/auroc", "test/certified_auroc@0.05", "test/certified_auroc@0.1",
                                        "test/certified_auroc@0.2"}
-    for name in ("certified_auroc.png", "score_histograms.png", "score_field.png"):
+    for name in ("certified_auroc.png", "roc_curve.png", "score_histograms.png", "score_field.png"):
         assert (tmp_path / "report" / name).stat().st_size > 1000
 
 

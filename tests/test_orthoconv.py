@@ -29,6 +29,9 @@ def test_circular_and_patch_norms_equal_the_dense_operators_largest_singular_val
     circular = dense_matrix(lambda x: F.conv2d(F.pad(x, (1, 1, 1, 1), mode="circular"), kernel), (2, 5, 6))
     assert circular_conv_operator_norm(kernel, (5, 6)) == pytest.approx(float(torch.linalg.matrix_norm(circular, 2)),
                                                                         rel=1e-12)
+    tiny = dense_matrix(lambda x: F.conv2d(F.pad(x, (1, 1, 1, 1), mode="circular"), kernel), (2, 2, 2))
+    assert circular_conv_operator_norm(kernel, (2, 2)) == pytest.approx(float(torch.linalg.matrix_norm(tiny, 2)),
+                                                                        rel=1e-12)  # a grid smaller than the kernel
     patch = torch.randn(5, 2, 2, 2, generator=g, dtype=torch.float64)
     strided = dense_matrix(lambda x: F.conv2d(x, patch, stride=2), (2, 4, 6))
     assert patch_conv_operator_norm(patch) == pytest.approx(float(torch.linalg.matrix_norm(strided, 2)), rel=1e-12)

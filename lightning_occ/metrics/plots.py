@@ -1,28 +1,37 @@
-"""Plots for evaluation results: certified-AUROC curve and score histograms (matplotlib, Agg)."""
+"""Plots for evaluation results: certified-AUROC curve, ROC curve and score histograms.
+
+Figures are plain ``matplotlib.figure.Figure`` objects, drawn without pyplot: importing lightning-occ
+never changes matplotlib's global backend, and no figure stays registered after it is saved.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+__all__ = ["plot_certified_curve", "plot_roc_curve", "plot_score_histograms"]
 
-__all__ = ["plot_certified_curve", "plot_score_histograms"]
+
+def _axes(figsize: tuple[float, float], **subplot: Any) -> tuple[Figure, Any]:
+    figure = Figure(figsize=figsize)
+    return figure, figure.add_subplot(**subplot)
 
 
 def plot_certified_curve(
-    epsilons: Sequence[float], values: Any, ax: Any = None, label: str | None = None
+    epsilons: Sequence[float], values: Any, ax: Any = None, label: str | None = None, title: str | None = None,
+    radius_units: str = "input units",
 ) -> tuple[Any, Any]:
-    """Certified AUROC against the l2 radius."""
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3.6))
+    """AUROC against the l2 radius: the certified curve, and other curves (e.g. attacked) by label."""
+    fig, ax = (ax.figure, ax) if ax is not None else _axes((5.5, 3.8))
     ax.plot(list(epsilons), torch.as_tensor(values).tolist(), marker="o", label=label)
-    ax.set_xlabel("l2 radius eps")
-    ax.set_ylabel("certified AUROC")
+    ax.set_xlabel(f"l2 radius eps ({radius_units})")
+    ax.set_ylabel("AUROC under perturbations of norm <= eps")
+    if title:
+        ax.set_title(title, fontsize=9)
     ax.set_ylim(0, 1.02)
     ax.axhline(0.5, color="grey", lw=0.8, ls=":")
     ax.grid(alpha=0.3)
@@ -32,11 +41,31 @@ def plot_certified_curve(
     return fig, ax
 
 
-def plot_score_histograms(scores: Any, target: Any, ax: Any = None) -> tuple[Any, Any]:
+def plot_roc_curve(scores: Any, target: Any, title: str | None = None) -> tuple[Any, Any]:
+    """The ROC curve of the clean scores (label 1 = anomaly, the positive class), with its AUROC."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    scores = np.asarray(torch.as_tensor(scores, dtype=torch.float64))
+    target = np.asarray(torch.as_tensor(target)).astype(int)
+    false_positive, true_positive, _ = roc_curve(target, scores)
+    fig, ax = _axes((4.2, 4.0))
+    ax.plot(false_positive, true_positive, label=f"AUROC {roc_auc_score(target, scores):.4f}")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("false-positive rate (normals flagged)")
+    ax.set_ylabel("true-positive rate (anomalies flagged)")
+    ax.set_title(title or "ROC curve (clean inputs)", fontsize=9)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig, ax
+
+
+def plot_score_histograms(scores: Any, target: Any, ax: Any = None, title: str | None = None) -> tuple[Any, Any]:
     """Histograms of anomaly scores, normal (label 0) and anomalous (label 1) samples."""
     scores = np.asarray(torch.as_tensor(scores, dtype=torch.float64))
     target = np.asarray(torch.as_tensor(target)).astype(bool)
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 3.6))
+    fig, ax = (ax.figure, ax) if ax is not None else _axes((5.5, 3.8))
+    if title:
+        ax.set_title(title, fontsize=9)
     bins = np.histogram_bin_edges(scores, bins=40)
     ax.hist(scores[~target], bins=bins, alpha=0.6, label=f"normal (n={(~target).sum()})")
     ax.hist(scores[target], bins=bins, alpha=0.6, label=f"anomaly (n={target.sum()})")
@@ -65,7 +94,7 @@ def plot_score_field(
     grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
     with torch.no_grad():
         values = score_fn(torch.as_tensor(grid, dtype=torch.float32)).double().cpu().numpy().reshape(resolution, resolution)
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig, ax = _axes((5.5, 4.5))
     mesh = ax.contourf(xs, ys, values, levels=30, cmap="RdBu_r")
     fig.colorbar(mesh, ax=ax, label="anomaly score")
     if values.min() < 0 < values.max():
@@ -92,8 +121,7 @@ def plot_latent_scatter(train: torch.Tensor, normal: torch.Tensor, anomalous: to
     """Latent codes of training samples, test normals and test anomalies in one 2-D or 3-D scatter."""
     points, note = _projected([train, normal, anomalous])
     three_d = points[0].shape[1] == 3
-    figure = plt.figure(figsize=(5.5, 5))
-    ax = figure.add_subplot(projection="3d" if three_d else None)
+    figure, ax = _axes((5.5, 5), projection="3d" if three_d else None)
     styles = (("training codes", "0.6", 4), ("test normal", "tab:blue", 8), ("test anomalous", "tab:red", 8))
     for array, (label, colour, size) in zip(points, styles):
         if len(array):
@@ -109,7 +137,7 @@ def plot_reconstructions(originals: torch.Tensor, reconstructions: torch.Tensor)
 
     grid = make_grid(torch.cat([originals, reconstructions]).detach().cpu().clamp(0, 1), nrow=len(originals),
                      padding=2, pad_value=1.0)
-    figure, ax = plt.subplots(figsize=(max(4, len(originals) * 0.6), 1.8))
+    figure, ax = _axes((max(4, len(originals) * 0.6), 1.8))
     ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
     ax.set_axis_off()
     ax.set_title("top: test inputs (normal, then anomalous); bottom: reconstructions", fontsize=8)

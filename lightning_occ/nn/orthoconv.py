@@ -41,16 +41,22 @@ def circular_conv_operator_norm(weight: Tensor, grid: tuple[int, int]) -> float:
     circulant; the unitary 2-D DFT diagonalises it into one ``c_out x c_in`` block per frequency f,
     ``K_hat(f) = sum_t K[:, :, t] exp(-2 pi i <f, t> / (H, W))`` (the padding offset only multiplies
     each block by a unit phase). So the operator norm is ``max_f ||K_hat(f)||_2``, computed here with
-    exact SVDs in float64. Needs ``H, W >=`` the kernel size (no wrap-around of the kernel itself).
+    exact SVDs in float64. On a grid smaller than the kernel, taps that wrap onto the same input are
+    summed first (the kernel is folded modulo the grid), which is what the circular padding computes.
 
     Example:
         >>> identity = torch.zeros(2, 2, 3, 3); identity[0, 0, 1, 1] = identity[1, 1, 1, 1] = 1
         >>> round(circular_conv_operator_norm(identity, (5, 5)), 12)
         1.0
     """
-    if grid[0] < weight.shape[2] or grid[1] < weight.shape[3]:
-        raise ValueError(f"A {tuple(weight.shape[2:])} kernel needs a grid at least that large, got {grid}.")
-    spectrum = torch.fft.fft2(weight.detach().to(torch.float64), s=grid).permute(2, 3, 0, 1)
+    kernel = weight.detach().to(torch.float64)
+    if grid[0] < kernel.shape[2] or grid[1] < kernel.shape[3]:
+        folded = kernel.new_zeros(*kernel.shape[:2], *grid)
+        for a in range(kernel.shape[2]):
+            for b in range(kernel.shape[3]):
+                folded[:, :, a % grid[0], b % grid[1]] += kernel[:, :, a, b]
+        kernel = folded
+    spectrum = torch.fft.fft2(kernel, s=grid).permute(2, 3, 0, 1)
     return float(torch.linalg.matrix_norm(spectrum, ord=2).max())
 
 
