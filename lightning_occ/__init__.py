@@ -1,16 +1,36 @@
 """lightning-occ: certifiably robust one-class classification for PyTorch Lightning.
 
+The public names load on first use, so ``lightning-occ zoo list`` and ``--help`` start without
+importing torch or Lightning.
+
 >>> import lightning_occ as lo
 >>> sorted(lo.__all__)[:3]
 ['AnomalyDetector', 'CertifiedAUROC', 'CertifiedReport']
 """
 
-from lightning_occ.data import TabularDataModule
-from lightning_occ.detector import AnomalyDetector
-from lightning_occ.metrics import CertifiedAUROC
-from lightning_occ.models import OCSDF, KNNDetector
-from lightning_occ.report import CertifiedReport
-from lightning_occ import zoo  # noqa: E402  (after the detectors it loads)
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["AnomalyDetector", "CertifiedAUROC", "CertifiedReport", "KNNDetector", "OCSDF", "TabularDataModule", "zoo"]
+
+_HOMES = {
+    "AnomalyDetector": "lightning_occ.detector",
+    "CertifiedAUROC": "lightning_occ.metrics",
+    "CertifiedReport": "lightning_occ.report",
+    "KNNDetector": "lightning_occ.models",
+    "OCSDF": "lightning_occ.models",
+    "TabularDataModule": "lightning_occ.data",
+}
+__all__ = [*_HOMES, "zoo"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "zoo":
+        return importlib.import_module("lightning_occ.zoo")
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lightning_occ' has no attribute {name!r}")

@@ -1,3 +1,3 @@
-from lightning_occ.cli import main
+from lightning_occ.console import main
 
 main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
@@ -109,7 +110,8 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDete
         from torchvision.utils import save_image
 
         path = out / "boundary_samples.png"
-        samples = generate(64).detach().cpu().clamp(0, 1)
+        options = {"progress": True} if "progress" in inspect.signature(generate).parameters else {}
+        samples = generate(64, **options).detach().cpu().clamp(0, 1)
         scale = max(1, -(-64 // samples.shape[-1]))  # each sample at least 64 px wide, pixels kept sharp
         save_image(torch.nn.functional.interpolate(samples, scale_factor=scale, mode="nearest"), path, nrow=8,
                    padding=4, pad_value=1.0)

@@ -97,6 +97,8 @@ class OCCTrainer(L.Trainer):
                 )
         radii = epsilons if epsilons is not None else [e for e in detector.epsilons if e > 0]
         settings = certifier or PercentileSmoothing()
+        if self.progress_bar_callback is not None:
+            settings.progress = True  # a bar over the noisy forward passes, not only one per batch
         smoothed = SmoothedDetector(detector, certifier=settings, epsilons=radii)
         self.test(smoothed, datamodule=datamodule)
         evaluation = smoothed.last_evaluation

@@ -150,7 +150,8 @@ def test_fit_and_test_an_image_scenario_from_its_config(tmp_path, capsys):
     assert grid.stat().st_size > 500
     from PIL import Image
 
-    assert Image.open(grid).size == (8 * 8 + 9 * 2, 8 * 8 + 9 * 2)  # 8x8 grid of 8x8 digits, 2-pixel padding
+    cell = 8 * 8  # 8x8 digits upscaled 8 times (at least 64 px each), 4-pixel padding
+    assert Image.open(grid).size == (8 * cell + 9 * 4, 8 * cell + 9 * 4)
 
 
 @pytest.mark.parametrize("method", ["OCSDF", "KNNDetector"])

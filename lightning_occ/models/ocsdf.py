@@ -284,7 +284,8 @@ class OCSDF(AnomalyDetector):
             values = torch.cat([self.f(chunk.reshape(-1, *self.input_shape)) for chunk in features.split(512)])
             self.median_train_f = values.median()
 
-    def generate(self, n: int = 64, steps: int | None = None, level: float | None = None, seed: int = 0) -> Tensor:
+    def generate(self, n: int = 64, steps: int | None = None, level: float | None = None, seed: int = 0,
+                 progress: bool = False) -> Tensor:
         """Boundary samples ("dreams"): uniform noise in the domain box moved by deterministic
         Newton-Raphson steps (eta = 1) toward ``f = level`` (default: the median of f on the
         training data, i.e. typical normal samples).
@@ -294,6 +295,7 @@ class OCSDF(AnomalyDetector):
             steps: Newton-Raphson steps; default ``50 * T``.
             level: target level of f.
             seed: noise seed.
+            progress: show a progress bar over the steps.
 
         Returns:
             Samples of the input shape, shape (n, *input_shape).
@@ -308,7 +310,7 @@ class OCSDF(AnomalyDetector):
         with torch.inference_mode(False), frozen_parameters(net):  # also callable from evaluation hooks
             z = torch.rand((n, *self.input_shape), generator=generator, device=self.device) * (high - low) + low
             return newton_raphson_negatives(net, z, steps, float(steps), level, low, high,
-                                            eta=torch.ones(n, device=self.device))
+                                            eta=torch.ones(n, device=self.device), progress=progress)
 
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.RMSprop(self.parameters(), lr=self.hparams.lr)

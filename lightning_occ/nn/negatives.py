@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
+from tqdm.auto import trange
 
 __all__ = ["frozen_parameters", "initial_negatives", "newton_raphson_negatives"]
 
@@ -54,6 +55,7 @@ def newton_raphson_negatives(
     low: float = float("-inf"),
     high: float = float("inf"),
     eta: Tensor | None = None,
+    progress: bool = False,
 ) -> Tensor:
     """Run ``steps`` Newton-Raphson steps of ``z`` toward ``{f = level}`` (see module docstring).
 
@@ -66,6 +68,7 @@ def newton_raphson_negatives(
         low, high: the domain box.
         eta: per-sample step factors in [0, 1]; drawn uniformly when None, all ones for the
             deterministic "boundary dreams".
+        progress: show a progress bar over the steps (long runs such as boundary samples).
 
     Returns:
         The moved points, detached.
@@ -76,7 +79,7 @@ def newton_raphson_negatives(
     if eta is None:
         eta = torch.rand(z.shape[0], device=z.device)
     eta = eta.reshape(-1, *([1] * (z.dim() - 1))) * (step_scale / steps)
-    for _ in range(steps):
+    for _ in trange(steps, desc="boundary samples", unit="step", disable=not progress, leave=False):
         z.requires_grad_(True)
         with torch.enable_grad():
             value = f(z)

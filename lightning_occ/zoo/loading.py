@@ -12,13 +12,13 @@ from safetensors.torch import load_file
 
 from lightning_occ.atomic import atomic_path
 from lightning_occ.detector import DETECTOR_CLASS_KEY, AnomalyDetector
+from lightning_occ.zoo import ZOO_PREFIX
 from lightning_occ.zoo.errors import ZooError
 from lightning_occ.zoo.files import cache_dir, weights_path
 from lightning_occ.zoo.registry import Registry, ZooEntry, default_registry
 
 __all__ = ["ZOO_PREFIX", "checkpoint_path", "detector_class", "evaluation_config", "load", "pretrained_state"]
 
-ZOO_PREFIX = "zoo:"
 
 
 def detector_class(class_path: str) -> type[AnomalyDetector]:
