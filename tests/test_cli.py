@@ -97,3 +97,13 @@ def test_ocsdf_constructor_arguments_are_validated(kwargs, message):
 
     with pytest.raises(ValueError, match=message):
         OCSDF(**kwargs)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["zoo", "list"]], ids=["help", "zoo-list"])
+def test_light_verbs_start_without_torch_or_lightning(args):
+    code = ("import sys; from lightning_occ.console import main; main(sys.argv[1:]); "
+            "heavy = sorted(m for m in ('torch', 'lightning', 'timm', 'matplotlib') if m in sys.modules); "
+            "print('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out
+    assert ("usage: lightning-occ" in out) if args == ["--help"] else ("ocsdf-breast-cancer" in out)
