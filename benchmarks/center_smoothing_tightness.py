@@ -9,12 +9,12 @@ Writes ``benchmarks/results/center_smoothing_tightness.json``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from lightning_occ.certify import CenterSmoothing
+from timing import write_results  # benchmarks/ is on sys.path when run as a script
 
 RESULTS = Path(__file__).parent / "results" / "center_smoothing_tightness.json"
 SETTINGS = {"library defaults (n_pred 1e4, n_cert 1e4)": {"n_pred": 10_000, "n_cert": 10_000},
@@ -31,8 +31,7 @@ def main() -> None:
             rows.append({"output_dimension": dimension, "settings": name, "epsilons": smoother.epsilons,
                          "certified_radius": certificate.radius[0].tolist(), "ratio_to_true_worst_change": ratios})
             print(f"d={dimension:>2}  {name:<42} certified / true: " + "  ".join(f"{r:5.1f}x" for r in ratios))
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
+    write_results(RESULTS, rows)
 
 
 if __name__ == "__main__":

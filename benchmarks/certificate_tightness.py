@@ -13,7 +13,6 @@ Writes ``benchmarks/results/certificate_tightness.json``.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -24,6 +23,7 @@ from lightning_occ.certify import PercentileSmoothing
 from lightning_occ.metrics.functional import certified_auroc
 from lightning_occ.models import KNNDetector
 from lightning_occ.zoo.evaluate import build_datamodule
+from timing import write_results  # benchmarks/ is on sys.path when run as a script
 
 RESULTS = Path(__file__).parent / "results" / "certificate_tightness.json"
 ENTRIES = ["ocsdf-breast-cancer", "ocsdf-digits-cur", "ocsdf-digits-str", "ocsdf-digits-mix", "vae-digits-cur",
@@ -105,8 +105,7 @@ def main() -> None:
         if all(r["detector"] != knn_name for r in rows):
             rows.append(measure(knn_name.strip(), knn, x, y, radii, box))
     rows.append(smoothed_knn_row(args.limit))
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(rows, indent=2) + "\n")
+    write_results(RESULTS, rows)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,12 @@ size when the real MNIST is missing (the result file says which).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
 
 from lightning_occ.nn.nearest import knn_mean_distance
-from timing import best_time  # benchmarks/ is on sys.path when run as a script
+from timing import best_time, write_results  # benchmarks/ is on sys.path when run as a script
 
 RESULTS = Path(__file__).parent / "results" / "knn_distance_speed.json"
 
@@ -53,8 +52,7 @@ def main() -> None:
     result = {"data": data, "bank": list(bank.shape), "queries": queries.shape[0], "k": args.k,
               "threads": torch.get_num_threads(), "float32_cdist_s": reference, "exact_s": exact,
               "ratio": exact / reference, "max_abs_score_change": float(difference.abs().max())}
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS, result)
     print(f"{data}: bank {tuple(bank.shape)}, {queries.shape[0]:,} queries, k={args.k}, {torch.get_num_threads()} threads")
     print(f"  float32 cdist (old)          {reference:7.3f} s   1.00x")
     print(f"  exact (float32 search + f64) {exact:7.3f} s   {exact / reference:.2f}x")

@@ -12,7 +12,6 @@ Writes ``benchmarks/results/mnist_one_class.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from lightning_occ.cli import build_cli
 from lightning_occ.data import ScenarioDataModule
 from lightning_occ.diagnostics import gradient_norm_summary
 from lightning_occ.models import KNNDetector
+from timing import write_results  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "mnist_one_class.json"
@@ -94,8 +94,7 @@ def main() -> None:
                for name, runs in rows.items()}
     result = {"classes": args.classes, "radii": radii, "paper_ocsdf": PAPER, "threads": torch.get_num_threads(),
               "summary": summary, "per_digit": rows}
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS, result)
     print("\n| detector | clean | 8/255 | 16/255 | 36/255 | 72/255 | grad. norm median / min | params | bytes | "
           "fit s | images/s |\n|---|---|---|---|---|---|---|---|---|---|---|")
     for name, s in summary.items():

@@ -10,7 +10,6 @@ Writes ``benchmarks/results/orthoconv_speed.json``.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from torch import nn
 from lightning_occ.nn import hkr_loss, newton_raphson_negatives
 from lightning_occ.nn.negatives import frozen_parameters
 from lightning_occ.nn.orthoconv import OrthoConvNet
+from timing import write_results  # benchmarks/ is on sys.path when run as a script
 
 RESULTS = Path(__file__).parent / "results" / "orthoconv_speed.json"
 SHAPE, CHANNELS, CONVS = (1, 28, 28), (4, 16), (2, 3)
@@ -94,8 +94,7 @@ def main() -> None:
     result["exported_inference_s"] = time_inference(plain, x)
     result["export_inference_ratio"] = result["exported_inference_s"] / result["parametrised_inference_s"]
     result["bound_trainable"], result["bound_exported"] = ours.lipschitz_bound(), plain.lipschitz_bound()
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS, result)
     for key, value in result.items():
         print(f"  {key:30s} {value}")
 

@@ -9,11 +9,12 @@ Writes ``benchmarks/results/startup_time.json``.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from timing import write_results  # benchmarks/ is on sys.path when run as a script
 
 RESULTS = Path(__file__).parent / "results" / "startup_time.json"
 COMMANDS = {
@@ -39,8 +40,7 @@ def main() -> None:
     seconds = {name: best_wall_time(command) for name, command in COMMANDS.items()}
     reference = seconds["import lightning"]
     result = {"seconds": seconds, "ratio_to_import_lightning": {k: v / reference for k, v in seconds.items()}}
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS, result)
     for name, value in seconds.items():
         print(f"  {name:38s} {value:6.2f} s   {value / reference:5.2f}x import lightning")
 

@@ -1,9 +1,11 @@
-"""Shared by the speed benchmarks: the best wall time of several runs (noise only ever adds time)."""
+"""Shared by the benchmarks: the best wall time of several runs (noise only ever adds time), and results as JSON."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> float:
@@ -13,3 +15,9 @@ def best_time(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def write_results(path: Path, result: object) -> None:
+    """Write a benchmark's result as indented JSON into ``benchmarks/results/`` (README tables read it)."""
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import copy
 import math
+from contextlib import AbstractContextManager
 from collections.abc import Callable, Iterable
 
 import torch
@@ -252,7 +253,7 @@ def exact_float64(module: nn.Module) -> nn.Module:
         return source.to(torch.float64).eval()
 
 
-def conv_without_fast_transforms() -> torch.backends.cudnn.flags:
+def conv_without_fast_transforms() -> AbstractContextManager[None]:
     """A context that keeps convolutions on direct/GEMM algorithms (cuDNN off), as the model assumes."""
     return torch.backends.cudnn.flags(enabled=False)
 
