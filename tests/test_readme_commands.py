@@ -23,6 +23,13 @@ NEEDS = {  # what a command needs that a CPU-only test machine may lack
 FIT_CAP = ["--trainer.max_epochs", "2", "--trainer.check_val_every_n_epoch", "1"]
 
 
+def finish_wandb_run() -> None:
+    import sys
+
+    if "wandb" in sys.modules:
+        sys.modules["wandb"].finish()
+
+
 def readme_commands() -> list[str]:
     """Every `lightning-occ ...` line of the README's bash blocks, continuation lines joined, comments cut."""
     commands, block = [], re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
@@ -62,6 +69,8 @@ def test_every_runnable_readme_command_runs_as_written(tmp_path, monkeypatch, ca
             main(args)
         except SystemExit as exited:  # --print_config and --help exit 0 after printing
             assert exited.code in (0, None), f"{command}\n{capsys.readouterr().err[-2000:]}"
+        finally:
+            finish_wandb_run()  # a W&B run left open would capture the next test's logger
         ran.append(command)
     output = capsys.readouterr().out
     assert len(ran) >= 12, ran

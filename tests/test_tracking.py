@@ -16,6 +16,7 @@ WANDB = ["--config", str(ROOT / "configs/logger/wandb.yaml")]
 def test_offline_wandb_run_holds_the_returned_test_metrics(tmp_path, monkeypatch):
     import wandb
 
+    wandb.finish()  # no run left open by an earlier test may capture this logger
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.setenv("WANDB_SILENT", "true")
     # the README's offline command, as written (plus a private save_dir and report folder)
