@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import lightning as L
@@ -14,6 +15,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from lightning_occ.data.subsets import first_items
 from lightning_occ.detector import ATTACKED_CURVE, AnomalyDetector, Evaluation
 from lightning_occ.diagnostics import gradient_norm_summary
+from lightning_occ.errors import UserError
 from lightning_occ.metrics.plots import plot_certified_curve, plot_roc_curve, plot_score_field, plot_score_histograms
 
 __all__ = ["CertifiedReport", "format_table", "log_report", "write_report"]
@@ -160,12 +162,29 @@ class CertifiedReport(L.Callback):
         self.out_dir = out_dir
         self.enabled = enabled
 
+    def _folder(self, trainer: L.Trainer) -> str:
+        return self.out_dir or os.path.join(trainer.log_dir or trainer.default_root_dir, "report")
+
+    @rank_zero_only
+    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Fail before the test loop, not after it, when the report cannot be written."""
+        if not self.enabled:
+            return
+        folder = Path(self._folder(trainer))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder):
+                pass
+        except OSError as error:
+            raise UserError(f"Cannot write the report to {folder} ({error.strerror or error}): pass --report.out_dir "
+                            "a folder you can write to.") from None
+
     @rank_zero_only
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         evaluation = getattr(pl_module, "last_evaluation", None)
         if not self.enabled or evaluation is None:
             return
-        out_dir = self.out_dir or os.path.join(trainer.log_dir or trainer.default_root_dir, "report")
+        out_dir = self._folder(trainer)
         test = getattr(trainer.datamodule, "test_dataset", None)
         if isinstance(pl_module, AnomalyDetector) and evaluation.lipschitz_bound is not None and test is not None:
             evaluation.gradient_norms = gradient_norm_summary(pl_module, first_items(test, 2000)[0])

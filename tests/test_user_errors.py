@@ -51,6 +51,8 @@ CASES = {
     "negative width": (lambda d: [*OCSDF, "--model.init_args.width", "-5"], "width and depth must be >= 1"),
     "unknown network": (lambda d: [*OCSDF, "--model.init_args.network", "orthconv"], "orthconv"),
     "k larger than the data": (lambda d: [*KNN, "--model.init_args.k", "100000"], "lower k"),
+    "report folder not writable": (lambda d: (d / "file").write_text("x") and [
+        "test", *KNN[1:], "--report.out_dir", str(d / "file" / "report")], "Cannot write the report to"),
 }
 
 
