@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -120,16 +121,39 @@ def main(args: Any = None) -> None:
         return
     quiet_third_party_noise()
     original = sys.argv
+    logs_before = run_folders()
     try:
         # parsed from sys.argv, so LightningCLI does not warn about its `args` parameter
         sys.argv = [*(original[:1] or ["lightning-occ"]), *resolve_zoo_arguments(argv)]
         build_cli()
     except user_errors() as error:
+        remove_empty_run_folders(logs_before)
         if os.environ.get(DEBUG_ENV):
             raise
         exit_with_user_error(error)
     finally:
         sys.argv = original
+
+
+BOOKKEEPING_FILES = {"config.yaml", "hparams.yaml"}
+EMPTY_EVENTS_BYTES = 1024  # a TensorBoard events file with a header and no logged value
+
+
+def run_folders(root: Path = Path("lightning_logs")) -> set[Path]:
+    """The ``lightning_logs/version_N`` folders of the working directory (Lightning's default log folder)."""
+    return set(root.glob("version_*")) if root.is_dir() else set()
+
+
+def remove_empty_run_folders(before: set[Path], root: Path = Path("lightning_logs")) -> None:
+    """After a run that failed on a user error, remove the log folders it created that record nothing
+    (the saved config, an events file without values): each failure would otherwise leave one behind."""
+    for folder in run_folders(root) - before:
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        if all(p.name in BOOKKEEPING_FILES or (p.name.startswith("events.out.tfevents")
+                                                and p.stat().st_size < EMPTY_EVENTS_BYTES) for p in files):
+            shutil.rmtree(folder, ignore_errors=True)
+    if root.is_dir() and not any(root.iterdir()):
+        root.rmdir()
 
 
 class DropTips(logging.Filter):

@@ -85,3 +85,19 @@ def test_a_zoo_manifest_that_is_missing_or_broken_is_named(tmp_path, monkeypatch
     monkeypatch.setenv("LIGHTNING_OCC_ZOO", str(tmp_path / "broken.json"))
     code, stderr = run_case(["test", "--ckpt_path", "zoo:ocsdf-digits-cur"])
     assert code == 2 and "broken.json is not a valid registry" in stderr and "Traceback" not in stderr
+
+
+def test_a_failed_run_leaves_no_empty_log_folder(tmp_path, run_case, monkeypatch):
+    """An image folder with no images fails in setup; Lightning's default logger had already made
+    lightning_logs/version_0 (a header-only events file): it is removed, older runs' folders are kept."""
+    monkeypatch.chdir(tmp_path)
+    kept = tmp_path / "lightning_logs" / "version_7"
+    kept.mkdir(parents=True)
+    (kept / "metrics.csv").write_text("epoch,loss\n0,1.0\n")
+    for split, name in (("train", "good"), ("test", "crack")):
+        (tmp_path / "images" / split / name).mkdir(parents=True)
+    code, stderr = run_case(["fit", "--model", "lightning_occ.models.KNNDetector", "--data",
+                             "lightning_occ.data.ScenarioDataModule", "--data.init_args.dataset", "image_folder",
+                             "--data.init_args.root", str(tmp_path / "images"), "--trainer.max_epochs", "1"])
+    assert code == 2 and "Found no valid file" in stderr
+    assert sorted(p.name for p in (tmp_path / "lightning_logs").iterdir()) == ["version_7"]
