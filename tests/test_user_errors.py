@@ -101,3 +101,13 @@ def test_a_failed_run_leaves_no_empty_log_folder(tmp_path, run_case, monkeypatch
                              "--data.init_args.root", str(tmp_path / "images"), "--trainer.max_epochs", "1"])
     assert code == 2 and "Found no valid file" in stderr
     assert sorted(p.name for p in (tmp_path / "lightning_logs").iterdir()) == ["version_7"]
+
+
+def test_online_wandb_without_a_key_is_one_line_before_any_work(tmp_path, run_case, monkeypatch):
+    for name in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    code, stderr = run_case([*KNN, "--config", str(ROOT / "configs/logger/wandb.yaml"),
+                             "--trainer.logger.init_args.save_dir", str(tmp_path)])
+    assert code == 2 and "Traceback" not in stderr
+    assert "W&B is set to log online but no API key" in stderr and "offline true" in stderr
