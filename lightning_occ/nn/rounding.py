@@ -212,7 +212,7 @@ class Float64Twin:
         # trainable parameters and buffers: a parametrisation's own state (e.g. power-iteration
         # vectors stored as frozen parameters) changes at every forward pass and is not the model
         tensors = [*(p for p in module.parameters() if p.requires_grad), *module.buffers()]
-        return tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in tensors)
+        return tuple((t.data_ptr(), _version(t), t.device, t.dtype) for t in tensors)
 
     def network(self, module: nn.Module) -> nn.Module:
         key = self._state_key(module)
@@ -242,6 +242,15 @@ def _output_positions(layer: nn.Module) -> int:
     if size is None:
         raise TypeError(f"{type(layer).__name__} must record `output_positions` (H_out * W_out) for its rounding bound.")
     return int(size)
+
+
+def _version(tensor: Tensor) -> int:
+    """The in-place modification counter; inference tensors have none (and cannot be modified outside
+    inference mode), so their storage address alone identifies them."""
+    try:
+        return tensor._version
+    except RuntimeError:
+        return -1
 
 
 def exact_float64(module: nn.Module) -> nn.Module:
