@@ -73,7 +73,7 @@ def exact_knn(queries: Tensor, bank: Tensor, k: int, chunk_size: int = 1024) -> 
     dimension, m = bank.shape[1], min(bank.shape[0], k + EXTRA_CANDIDATES)
     search_bank = bank.detach().to(torch.float32)
     bank_squares = search_bank.pow(2).sum(1)
-    delta_factor = gamma(dimension + 3, max(matmul_unit_roundoff(torch.float32), unit_roundoff(torch.float32)))
+    delta_factor = gamma(dimension + 3, matmul_unit_roundoff(torch.float32))  # >= float32's own u
     largest_bank_norm = float(bank_squares.max().sqrt()) if bank.shape[0] else 0.0
     all_values, all_indices = [], []
     for chunk in queries.split(chunk_size):
