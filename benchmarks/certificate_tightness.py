@@ -1,7 +1,7 @@
 """How tight each certificate is: attacked minus certified AUROC at each radius, for the zoo's certified
 detectors and for kNN (k=5) on the same splits, plus a percentile-smoothed kNN on breast cancer.
 
-The attack is :func:`lightning_occ.attacks.strongest_attack_scores` (PGD with 3 random starts and one
+The attack is :func:`lightning_occ.utils.attacks.strongest_attack_scores` (PGD with 3 random starts and one
 APGD run, 30 steps each, pixels kept in [0, 1] for images) on the function the certificate is about
 (``certified_scores``). A gap >= 0 everywhere is what soundness requires; its size is the looseness.
 
@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 import lightning_occ as lo
-from lightning_occ.attacks import strongest_attack_scores
+from lightning_occ.utils.attacks import strongest_attack_scores
 from lightning_occ.certify import PercentileSmoothing
-from lightning_occ.metrics.functional import certified_auroc
+from lightning_occ.metrics.functional import certified_auroc, exact_auroc
 from lightning_occ.models import KNNDetector
 from lightning_occ.zoo.evaluate import build_datamodule
 from timing import write_results  # benchmarks/ is on sys.path when run as a script
@@ -42,8 +42,8 @@ def test_split(datamodule, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
 def measure(name: str, detector, x, y, radii, box) -> dict:
     scores, error = detector.certified_scores(x)
     certified = certified_auroc(scores, y, radii, lipschitz=detector.lipschitz_bound, score_error=error).tolist()
-    attacked = [float(certified_auroc(strongest_attack_scores(detector.attacked_score, x, y, eps, low=box[0],
-                                                               high=box[1]), y, [0.0], lipschitz=0.0)[0])
+    attacked = [float(exact_auroc(strongest_attack_scores(detector.attacked_score, x, y, eps, low=box[0],
+                                                               high=box[1]), y))
                 for eps in radii]
     row = {"detector": name, "radii": radii, "certified": certified, "attacked": attacked,
            "attacked_minus_certified": [a - c for a, c in zip(attacked, certified)],
@@ -74,7 +74,7 @@ def smoothed_knn_row(limit: int) -> dict:
                 delta = moved - x
                 moved.copy_(x + delta * (eps / delta.norm(dim=1, keepdim=True).clamp_min(1e-12)).clamp(max=1.0))
         smoothed = fresh.certify(knn.score, moved.detach()).score
-        attacked.append(float(certified_auroc(smoothed, y, [0.0], lipschitz=0.0)[0]))
+        attacked.append(float(exact_auroc(smoothed, y)))
     row = {"detector": "kNN + percentile smoothing (breast cancer)", "radii": radii, "certified": certified,
            "attacked": attacked, "attacked_minus_certified": [a - c for a, c in zip(attacked, certified)], "n": len(y)}
     print(f"{row['detector']:<28} " + "  ".join(f"eps {e:.3g}: {c:.3f}/{a:.3f} (+{a - c:.3f})"

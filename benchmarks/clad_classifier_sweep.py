@@ -23,9 +23,10 @@ from sklearn.metrics import roc_auc_score
 
 from lightning_occ.data import ScenarioDataModule
 from lightning_occ.models import CLAD
-from lightning_occ.nn.classifiers import create_classifier
-from lightning_occ.nn.dec import classifier_targets
-from lightning_occ.nn.odin import odin_grid_scores, odin_scores
+from lightning_occ.models.clad.classifiers import create_classifier
+from lightning_occ.models.clad.dec import classifier_targets
+from lightning_occ.models.clad.odin import odin_grid_scores, odin_scores
+from lightning_occ.utils.trainers import quiet_trainer
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "clad" / "digits_cur.yaml"
 TEMPERATURES = (1.0, 10.0, 100.0, 1000.0)
@@ -38,9 +39,8 @@ def pseudo_labelled(normal: str, seed: int, settings: dict) -> dict:
     datamodule = ScenarioDataModule("digits", normal=normal, seed=seed, batch_size=64)
     L.seed_everything(seed, verbose=False)
     model = CLAD(**{**settings, "stop_after": "clustering"})
-    L.Trainer(max_epochs=settings["ae_epochs"] + settings["dec_epochs"], accelerator="cpu", logger=False,
-              enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-              limit_val_batches=0).fit(model, datamodule=datamodule)
+    quiet_trainer(max_epochs=settings["ae_epochs"] + settings["dec_epochs"], accelerator="cpu",
+                  limit_val_batches=0).fit(model, datamodule=datamodule)
     split = {name: getattr(datamodule, f"{name}_dataset") for name in ("train", "val", "test")}
     images = {name: data.images.float().div(255) for name, data in split.items()}
     with torch.no_grad():

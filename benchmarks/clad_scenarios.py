@@ -24,6 +24,7 @@ from sklearn.svm import OneClassSVM
 
 from lightning_occ.data import ScenarioDataModule
 from lightning_occ.models import CLAD, KNNDetector
+from lightning_occ.utils.trainers import quiet_trainer
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "clad" / "digits_cur.yaml"
 PAPER = {"mnist": {"CUR": 0.940, "STR": 0.961, "MIX": 0.926}}
@@ -31,9 +32,7 @@ PAPER = {"mnist": {"CUR": 0.940, "STR": 0.961, "MIX": 0.926}}
 
 def trainer(epochs: int = 1, validate: bool = False) -> L.Trainer:
     """Validation (where ODIN candidates are chosen) only when fitting with ``validate``."""
-    return L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
-                     enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                     limit_val_batches=1.0 if validate else 0)
+    return quiet_trainer(max_epochs=epochs, accelerator="cpu", limit_val_batches=1.0 if validate else 0)
 
 
 def oc_svm_auroc(dm: ScenarioDataModule) -> float:

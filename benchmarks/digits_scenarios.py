@@ -13,14 +13,14 @@ import lightning as L
 
 from lightning_occ.data import ScenarioDataModule
 from lightning_occ.models import OCSDF, KNNDetector
+from lightning_occ.utils.trainers import quiet_trainer
 
 RADII = [0.1, 0.25, 0.5]
 SCENARIOS: list[int | str] = [*range(10), "CUR", "STR", "MIX"]
 
 
 def trainer(epochs: int = 1) -> L.Trainer:
-    return L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
-                     enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    return quiet_trainer(max_epochs=epochs, accelerator="cpu", limit_val_batches=0)
 
 
 def ocsdf(epochs: int) -> OCSDF:

@@ -21,8 +21,9 @@ import torch
 
 from lightning_occ.cli import build_cli
 from lightning_occ.data import ScenarioDataModule
-from lightning_occ.diagnostics import gradient_norm_summary
+from lightning_occ.utils.diagnostics import gradient_norm_summary
 from lightning_occ.models import KNNDetector
+from lightning_occ.utils.trainers import quiet_trainer
 from timing import write_results  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,9 +33,8 @@ CONFIGS = {"OCSDF orthoconv": ROOT / "configs/ocsdf/mnist_one_class.yaml",
 PAPER = {"clean": 95.5, "8/255": 93.2, "16/255": 89.9, "36/255": 78.4, "72/255": 57.5}
 
 
-def quiet_trainer(epochs: int = 1) -> L.Trainer:
-    return L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                     enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+def trainer(epochs: int = 1) -> L.Trainer:
+    return quiet_trainer(max_epochs=epochs, accelerator="cpu", limit_val_batches=0)
 
 
 def throughput(detector, x: torch.Tensor, batch: int = 256) -> float:
@@ -50,7 +50,7 @@ def throughput(detector, x: torch.Tensor, batch: int = 256) -> float:
 
 
 def evaluate(name: str, detector, datamodule, radii: list[float], fit_seconds: float) -> dict:
-    result = quiet_trainer().test(detector, datamodule=datamodule, verbose=False)[0]
+    result = trainer().test(detector, datamodule=datamodule, verbose=False)[0]
     x = datamodule.test_dataset.images.float() / 255
     tensors = [*detector.parameters(), *detector.buffers()]
     return {
@@ -77,7 +77,7 @@ def main() -> None:
             model, epochs = cli.model, cli.trainer.max_epochs
             radii = [e for e in model.epsilons if e > 0]
             start = time.perf_counter()
-            quiet_trainer(epochs).fit(model, datamodule=datamodule)
+            trainer(epochs).fit(model, datamodule=datamodule)
             rows[name].append(evaluate(name, model.eval(), datamodule, radii, time.perf_counter() - start))
         knn = KNNDetector(k=5, epsilons=radii)
         start = time.perf_counter()

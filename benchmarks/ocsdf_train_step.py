@@ -16,8 +16,10 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from lightning_occ.nn import FullSort, LipschitzMLP, hkr_loss, newton_raphson_negatives
-from lightning_occ.nn.negatives import frozen_parameters
+from lightning_occ.models.ocsdf.hkr_loss import hkr_loss
+from lightning_occ.models.ocsdf.negatives import newton_raphson_negatives
+from lightning_occ.nn import FullSort, LipschitzMLP
+from lightning_occ.models.ocsdf.negatives import frozen_parameters
 
 
 def deel_torchlip_net(features: int, width: int, depth: int) -> nn.Module:

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from lightning_occ.nn.classifiers import create_classifier
-from lightning_occ.nn.odin import odin_grid_scores, odin_scores
+from lightning_occ.models.clad.classifiers import create_classifier
+from lightning_occ.models.clad.odin import odin_grid_scores, odin_scores
 
 sys.path.insert(0, str(Path(__file__).parent))
 from timing import best_time  # noqa: E402

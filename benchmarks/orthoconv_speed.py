@@ -16,8 +16,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lightning_occ.nn import hkr_loss, newton_raphson_negatives
-from lightning_occ.nn.negatives import frozen_parameters
+from lightning_occ.models.ocsdf.hkr_loss import hkr_loss
+from lightning_occ.models.ocsdf.negatives import newton_raphson_negatives
+from lightning_occ.models.ocsdf.negatives import frozen_parameters
 from lightning_occ.nn.orthoconv import OrthoConvNet
 from timing import write_results  # benchmarks/ is on sys.path when run as a script
 

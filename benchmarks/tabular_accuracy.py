@@ -18,6 +18,7 @@ from sklearn.svm import OneClassSVM
 
 from lightning_occ.data import TabularDataModule
 from lightning_occ.models import OCSDF, KNNDetector
+from lightning_occ.utils.trainers import quiet_trainer
 
 RADII = [0.25, 0.5, 1.0]
 
@@ -26,9 +27,8 @@ def trainer(epochs: int, select_dir: str | None = None, val_every: int = 25) -> 
     """A CPU trainer; with ``select_dir``, validate every 25 epochs and keep the best val/auroc (as the config does)."""
     callbacks = [ModelCheckpoint(select_dir, filename="best", monitor="val/auroc", mode="max",
                                  enable_version_counter=False)] if select_dir else []
-    return L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, callbacks=callbacks,
-                     enable_checkpointing=bool(select_dir), check_val_every_n_epoch=val_every, enable_progress_bar=False,
-                     enable_model_summary=False, limit_val_batches=1.0 if select_dir else 0, num_sanity_val_steps=0)
+    return quiet_trainer(max_epochs=epochs, accelerator="cpu", callbacks=callbacks, enable_checkpointing=bool(select_dir),
+                         check_val_every_n_epoch=val_every, limit_val_batches=1.0 if select_dir else 0)
 
 
 def row(result: dict[str, float]) -> list[float]:

@@ -15,6 +15,7 @@ import lightning as L
 
 from lightning_occ.data import ScenarioDataModule
 from lightning_occ.models import CompactVAE, KNNDetector
+from lightning_occ.utils.trainers import quiet_trainer
 
 RADII = [0.1, 0.25, 0.5]
 MNIST_RADII = [8 / 255, 16 / 255, 36 / 255]
@@ -24,8 +25,7 @@ SCORES = ("elbo", "recon", "hole")
 
 
 def trainer(epochs: int = 1) -> L.Trainer:
-    return L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
-                     enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    return quiet_trainer(max_epochs=epochs, accelerator="cpu", limit_val_batches=0)
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 _HOMES = {
-    "AnomalyDetector": "lightning_occ.detector",
+    "AnomalyDetector": "lightning_occ.core.detector",
     "CertifiedAUROC": "lightning_occ.metrics",
-    "CertifiedReport": "lightning_occ.report",
+    "CertifiedReport": "lightning_occ.callbacks.report",
     "KNNDetector": "lightning_occ.models",
     "OCSDF": "lightning_occ.models",
     "TabularDataModule": "lightning_occ.data",

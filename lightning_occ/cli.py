@@ -15,11 +15,11 @@ import lightning as L
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lightning_occ import zoo
-from lightning_occ.checkpoints import load_checkpoint
-from lightning_occ.detector import DETECTOR_CLASS_KEY, AnomalyDetector
+from lightning_occ.core.checkpoints import load_checkpoint
+from lightning_occ.core.detector import DETECTOR_CLASS_KEY, AnomalyDetector
 from lightning_occ.errors import CheckpointError, UserError
-from lightning_occ.report import CertifiedReport
-from lightning_occ.tracking import check_strategy_name, check_wandb_ready
+from lightning_occ.callbacks.report import CertifiedReport
+from lightning_occ.utils.tracking import check_strategy_name, check_wandb_ready
 from lightning_occ.trainer import OCCTrainer
 from lightning_occ.zoo import commands as zoo_commands
 from lightning_occ.zoo.loading import ZOO_PREFIX
@@ -31,7 +31,7 @@ class LightningOCCCLI(LightningCLI):
     """LightningCLI in subclass mode: ``--model`` is any :class:`AnomalyDetector`, ``--data`` any
     LightningDataModule, both given as ``class_path``/``init_args`` (YAML or flags). Verbs: fit,
     validate, test, predict and certify (:meth:`OCCTrainer.certify`). A
-    :class:`~lightning_occ.report.CertifiedReport` is attached (``--report.out_dir``)."""
+    :class:`~lightning_occ.callbacks.report.CertifiedReport` is attached (``--report.out_dir``)."""
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:

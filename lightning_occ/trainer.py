@@ -2,43 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import math
-import os
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 
-from lightning_occ.atomic import atomic_path
+from lightning_occ.callbacks import EvaluationRecorder, PretrainedWeights, ResumeRandomState
 from lightning_occ.certify import PercentileSmoothing, SmoothedDetector
-from lightning_occ.checkpoints import load_checkpoint, load_detector
-from lightning_occ.detector import AnomalyDetector, Evaluation
-from lightning_occ.report import CertifiedReport
+from lightning_occ.core.checkpoints import load_checkpoint, load_detector
+from lightning_occ.core.detector import AnomalyDetector
+from lightning_occ.core.evaluation import Evaluation
 
-__all__ = ["OCCTrainer", "write_certificates"]
-
-
-def write_certificates(evaluation: Evaluation, path: str | Path) -> Path:
-    """One CSV row per sample: label, smoothed score, and per radius the bounds and an abstain flag."""
-    if evaluation.lower is None or evaluation.upper is None:
-        raise ValueError("This evaluation has no per-sample bounds; it did not come from a smoothing certifier.")
-    path = Path(path)
-    radii = [f"{eps:g}" for eps in evaluation.epsilons]
-    header = ["index", "target", "score"]
-    for r in radii:
-        header += [f"lower@{r}", f"upper@{r}", f"abstain@{r}"]
-    with atomic_path(path) as partial, partial.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for i in range(evaluation.target.numel()):
-            row: list[object] = [i, int(evaluation.target[i]), f"{float(evaluation.scores[i]):.9g}"]
-            for k in range(len(radii)):
-                low, high = float(evaluation.lower[i, k]), float(evaluation.upper[i, k])
-                abstain = not (math.isfinite(low) and math.isfinite(high))
-                row += [f"{low:.9g}", f"{high:.9g}", int(abstain)]
-            writer.writerow(row)
-    return path
+__all__ = ["OCCTrainer"]
 
 
 class OCCTrainer(L.Trainer):
@@ -48,6 +23,10 @@ class OCCTrainer(L.Trainer):
     (``torch.load(weights_only=True)``); a file holding pickled objects is refused with a message
     naming the object.
 
+    It adds :class:`~lightning_occ.callbacks.ResumeRandomState` (a resumed fit continues the random
+    streams) and :class:`~lightning_occ.callbacks.PretrainedWeights` (``pretrained=`` initialises a
+    fit) to the callbacks, unless they are there already.
+
     Args:
         unsafe_load: accept checkpoints holding pickled objects (this runs code from the file: only
             for files you trust). Command line: ``--trainer.unsafe_load true``.
@@ -55,6 +34,12 @@ class OCCTrainer(L.Trainer):
     """
 
     def __init__(self, *args: Any, unsafe_load: bool = False, **kwargs: Any) -> None:
+        given = kwargs.get("callbacks")
+        callbacks = [given] if isinstance(given, L.Callback) else list(given or [])
+        for kind in (ResumeRandomState, PretrainedWeights):
+            if not any(isinstance(c, kind) for c in callbacks):
+                callbacks.append(kind())
+        kwargs["callbacks"] = callbacks
         super().__init__(*args, **kwargs)
         self.unsafe_load = unsafe_load
 
@@ -85,7 +70,8 @@ class OCCTrainer(L.Trainer):
             epsilons: radii to certify (default: the model's).
 
         Returns:
-            The evaluation; ``certificates.csv`` is written next to the report (``--report.out_dir``).
+            The evaluation; the report callback writes ``certificates.csv`` next to the report
+            (``--report.out_dir``).
         """
         detector = model
         if ckpt_path is not None:
@@ -100,14 +86,12 @@ class OCCTrainer(L.Trainer):
         if self.progress_bar_callback is not None:
             settings.progress = True  # a bar over the noisy forward passes, not only one per batch
         smoothed = SmoothedDetector(detector, certifier=settings, epsilons=radii)
-        self.test(smoothed, datamodule=datamodule)
-        evaluation = smoothed.last_evaluation
-        if evaluation is None:
+        recorder = EvaluationRecorder()
+        self.callbacks.append(recorder)
+        try:
+            self.test(smoothed, datamodule=datamodule)
+        finally:
+            self.callbacks.remove(recorder)
+        if "test" not in recorder.latest:
             raise RuntimeError("The test loop produced no evaluation; does the DataModule have a test set?")
-        if self.is_global_zero:
-            report = next((c for c in self.callbacks if isinstance(c, CertifiedReport)), None)
-            folder = (report.out_dir if report and report.out_dir else None) or os.path.join(
-                self.log_dir or self.default_root_dir, "report")
-            written = write_certificates(evaluation, Path(folder) / "certificates.csv")
-            print(f"Per-sample certificates: {written.resolve()}")
-        return evaluation
+        return recorder.latest["test"]

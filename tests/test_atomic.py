@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from lightning_occ.atomic import atomic_path
+from lightning_occ.utils.atomic import atomic_path
 
 
 def mode(path: Path) -> int:

@@ -2,8 +2,8 @@
 
 import torch
 
-from lightning_occ.attack_check import AttackCheck
-from lightning_occ.attacks import PGDSettings, attacked_auroc, pgd_attack_scores
+from lightning_occ.callbacks import AttackCheck, EvaluationRecorder
+from lightning_occ.utils.attacks import PGDSettings, attacked_auroc, pgd_attack_scores
 from lightning_occ.models import KNNDetector
 from tests.helpers.training import tiny_trainer, trained_tiny_ocsdf
 
@@ -40,9 +40,9 @@ def assert_sound_ordering(clean: float, attacked: torch.Tensor, certified: torch
 def test_certified_at_most_attacked_at_most_clean_for_a_trained_ocsdf():
     model, datamodule = trained_tiny_ocsdf(epochs=120)
     model.epsilons = [0.0, 0.25, 0.5, 1.0]
-    model.enable_attack_check(PGDSettings(steps=20))
-    tiny_trainer().test(model, datamodule=datamodule, verbose=False)
-    evaluation = model.last_evaluation
+    recorder = EvaluationRecorder()
+    tiny_trainer(callbacks=[AttackCheck(steps=20), recorder]).test(model, datamodule=datamodule, verbose=False)
+    evaluation = recorder.latest["test"]
     assert_sound_ordering(evaluation.auroc, evaluation.other_curves["attacked AUROC (PGD)"], evaluation.certified)
 
 
@@ -53,8 +53,10 @@ def test_attack_check_callback_on_a_knn_detector():
     datamodule.setup()
     detector = KNNDetector(k=5, epsilons=[0.5, 1.0, 2.0])
     detector.fit_bank(datamodule.train_features())
-    results = tiny_trainer(callbacks=[AttackCheck(steps=10)]).test(detector, datamodule=datamodule, verbose=False)[0]
-    evaluation = detector.last_evaluation
+    recorder = EvaluationRecorder()
+    results = tiny_trainer(callbacks=[AttackCheck(steps=10), recorder]).test(detector, datamodule=datamodule,
+                                                                             verbose=False)[0]
+    evaluation = recorder.latest["test"]
     assert_sound_ordering(evaluation.auroc, evaluation.other_curves["attacked AUROC (PGD)"], evaluation.certified)
     assert abs(results["test/attacked_auroc@2"] - float(evaluation.other_curves["attacked AUROC (PGD)"][-1])) < 1e-6
     x, y = datamodule.test_dataset.tensors
@@ -66,14 +68,15 @@ def test_results_json_reports_how_loose_the_certificate_is(tmp_path):
     import json
 
     from lightning_occ.data import TabularDataModule
-    from lightning_occ.report import write_report
+    from lightning_occ.callbacks.report_files import write_report
 
     datamodule = TabularDataModule("breast_cancer")
     datamodule.setup()
     detector = KNNDetector(k=5, epsilons=[0.5, 1.0])
     detector.fit_bank(datamodule.train_features())
-    tiny_trainer(callbacks=[AttackCheck(steps=10)]).test(detector, datamodule=datamodule, verbose=False)
-    evaluation = detector.last_evaluation
+    recorder = EvaluationRecorder()
+    tiny_trainer(callbacks=[AttackCheck(steps=10), recorder]).test(detector, datamodule=datamodule, verbose=False)
+    evaluation = recorder.latest["test"]
     write_report(evaluation, tmp_path)
     results = json.loads((tmp_path / "results.json").read_text())
     attacked = evaluation.other_curves["attacked AUROC (PGD)"]
@@ -85,7 +88,7 @@ def test_results_json_reports_how_loose_the_certificate_is(tmp_path):
 
 
 def test_apgd_and_the_combined_attack_reach_the_worst_case_of_a_linear_score():
-    from lightning_occ.attacks import apgd_attack_scores, strongest_attack_scores
+    from lightning_occ.utils.attacks import apgd_attack_scores, strongest_attack_scores
 
     w = torch.tensor([3.0, -4.0], dtype=torch.float64)
     x = torch.randn(10, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)

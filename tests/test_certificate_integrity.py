@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import lightning_occ as lo
-from lightning_occ.checkpoints import load_checkpoint, load_detector
+from lightning_occ.core.checkpoints import load_checkpoint, load_detector
 from lightning_occ.cli import main
 from lightning_occ.data import TabularDataModule
 from lightning_occ.errors import CheckpointError, UnsafeCheckpointError

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lightning_occ.certify import SmoothedDetector
-from lightning_occ.checkpoints import load_detector
+from lightning_occ.core.checkpoints import load_detector
 from lightning_occ.cli import build_cli
 from lightning_occ.data import TabularDataModule
 from lightning_occ.models import OCSDF, KNNDetector

@@ -11,14 +11,14 @@ import torch
 import yaml
 from torch import nn
 
-from lightning_occ.checkpoints import load_detector
+from lightning_occ.core.checkpoints import load_detector
 from lightning_occ.cli import build_cli
-from lightning_occ.clustering import cluster_purity
+from lightning_occ.models.clad.clustering import cluster_purity
 from lightning_occ.data import ScenarioDataModule
 from lightning_occ.models import CLAD
-from lightning_occ.nn.classifiers import create_classifier
-from lightning_occ.nn.dec import DECHead, classifier_targets, sharpened_target, student_t_assignment
-from lightning_occ.nn.odin import max_softmax, odin_grid_scores, odin_perturbation, odin_scores
+from lightning_occ.models.clad.classifiers import create_classifier
+from lightning_occ.models.clad.dec import DECHead, classifier_targets, sharpened_target, student_t_assignment
+from lightning_occ.models.clad.odin import max_softmax, odin_grid_scores, odin_perturbation, odin_scores
 from tests.helpers.training import tiny_trainer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import torch
 import yaml
 
 from lightning_occ.cli import build_cli, main
-from lightning_occ.detector import AnomalyDetector
+from lightning_occ.core.detector import AnomalyDetector
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--trainer.enable_progress_bar", "false", "--trainer.logger", "false"]

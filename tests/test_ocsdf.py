@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from lightning_occ.models import OCSDF
-from lightning_occ.nn import newton_raphson_negatives
+from lightning_occ.models.ocsdf.negatives import newton_raphson_negatives
 from tests.helpers.training import tiny_trainer, trained_tiny_ocsdf
 
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lightning_occ.data import ScenarioDataModule
-from lightning_occ.diagnostics import gradient_norm_summary
+from lightning_occ.utils.diagnostics import gradient_norm_summary
 from lightning_occ.models import OCSDF
 from lightning_occ.nn.orthoconv import OrthoConvNet, circular_conv_operator_norm, patch_conv_operator_norm
 from tests.helpers.training import tiny_trainer

@@ -25,7 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lightning_occ.checkpoints import load_detector  # noqa: E402
+from lightning_occ.core.checkpoints import load_detector  # noqa: E402
 from lightning_occ.cli import build_cli  # noqa: E402
 from lightning_occ.zoo.evaluate import evaluate_entry  # noqa: E402
 from lightning_occ.zoo.export import export_weights  # noqa: E402
@@ -34,13 +34,6 @@ from lightning_occ.zoo.readme import render_readme  # noqa: E402
 from lightning_occ.zoo.registry import MANIFEST, WEIGHTS_DIR, Registry, ZooEntry  # noqa: E402
 
 RECIPES = ROOT / "zoo" / "recipes"
-PAPERS = {
-    "OCSDF": "Bethune et al., Robust One-Class Classification with Signed Distance Function using 1-Lipschitz "
-             "Neural Networks, ICML 2023",
-    "CLAD": "Park et al., Confidence-based self-labelling anomaly detection, arXiv:2104.09793",
-    "CompactVAE": "Glazunov & Zarras, Vacant Holes for Unsupervised Detection of the Outliers in Compact Latent "
-                  "Representation, UAI 2023",
-}
 LOCAL_ONLY = ("pretrained", "init_from", "start_stage")
 
 
@@ -80,7 +73,7 @@ def build(name: str, registry: Registry) -> ZooEntry:
         init_args=init_args, data=config["data"], dataset=config["data"]["init_args"]["dataset"],
         scenario=scenario_text(config["data"]), recipe=f"zoo/recipes/{name}.yaml", metrics={},
         sha256=sha256_of(weights), size=weights.stat().st_size, file=weights.name,
-        certificate=model.certificate_description(), paper=PAPERS.get(method, ""),
+        certificate=model.certificate_description(), paper=type(model).card.paper,
         notes=f"checkpoint: {checkpoint.name}", dtype=str(dtype).removeprefix("torch."),
     )
     registry.add(entry)

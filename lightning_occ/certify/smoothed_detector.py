@@ -6,13 +6,14 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torchmetrics.utilities.data import dim_zero_cat
 
 from lightning_occ.certify.percentile import PercentileSmoothing
-from lightning_occ.checkpoints import load_detector
-from lightning_occ.detector import AnomalyDetector, Evaluation
+from lightning_occ.core.checkpoints import load_detector
+from lightning_occ.core.batch import AnomalyBatch
+from lightning_occ.core.detector import AnomalyDetector
+from lightning_occ.core.evaluation import Evaluation
 from lightning_occ.metrics import CertifiedAUROC
-from lightning_occ.metrics.functional import certified_auroc
+from lightning_occ.metrics.functional import exact_auroc
 
 __all__ = ["SmoothedDetector"]
 
@@ -65,27 +66,25 @@ class SmoothedDetector(AnomalyDetector):
         return (f"percentile smoothing (p={c.percentile}, sigma={c.sigma}, n={c.n}, alpha={c.alpha} per sample "
                 f"for {joint})")
 
-    def evaluation_step(self, metric: CertifiedAUROC, batch: Sequence[Tensor]) -> None:
-        x, target = batch[0], batch[1]
+    def evaluation_step(self, metric: CertifiedAUROC, batch: AnomalyBatch) -> None:
+        x, target = batch.labelled()
         with torch.no_grad():
             certificate = self.certifier.certify(self.detector.score, x)
             base = self.base_metrics["val" if metric is self.val_certified else "test"]
             base_scores, base_error = self.detector.certified_scores(x)
-            base.update(base_scores, target, score_error=base_error)
+            base.update(base_scores, target, score_error=base_error, lipschitz=self.detector.lipschitz_bound)
         metric.update(certificate.score, target, certificate.lower, certificate.upper)
 
     def compute_evaluation(self, stage: str, metric: CertifiedAUROC) -> Evaluation:
         interval = metric.compute().cpu()
-        with metric.sync_context():
-            scores, target = dim_zero_cat(metric.scores).cpu(), dim_zero_cat(metric.target).cpu()
-            lower, upper = dim_zero_cat(metric.lower).cpu(), dim_zero_cat(metric.upper).cpu()
-        clean = certified_auroc(scores, target, [0.0], lipschitz=0.0)
+        scores, target, _ = metric.gathered()
+        scores, target = scores.cpu(), target.cpu()
+        lower, upper = (bound.cpu() for bound in metric.gathered_bounds())
+        clean = exact_auroc(scores, target).reshape(1)
         certified = torch.cat([clean, interval[1:]])
         base_metric = self.base_metrics[stage]
         curves: dict[str, Tensor] = {}
-        bound = self.detector.lipschitz_bound
-        if bound is not None:
-            base_metric.lipschitz = bound
+        if base_metric.lipschitz_bound() is not None:
             curves["Lipschitz (unsmoothed)"] = base_metric.compute().cpu()
         base_metric.reset()
         return Evaluation(stage, scores, target, self.epsilons, certified, None, self.certificate_description(),

@@ -7,6 +7,7 @@ import warnings
 import torch
 from torch.utils.data import DataLoader
 
+from lightning_occ.core.batch import collate_anomaly_batch
 from lightning_occ.data.distributed import evaluation_loader
 from lightning_occ.data.sampling import EpochSeededSampler
 
@@ -29,6 +30,7 @@ class AnomalyDataLoaders:
             sampler=EpochSeededSampler(self.train_dataset, hp.seed),
             generator=torch.Generator().manual_seed(hp.seed),  # worker seeds; global RNG untouched
             num_workers=hp.num_workers,
+            collate_fn=collate_anomaly_batch,
         )
 
     def val_dataloader(self) -> DataLoader | list:

@@ -6,6 +6,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from lightning_occ.core.batch import collate_anomaly_batch
+
 __all__ = ["first_items"]
 
 
@@ -19,10 +21,11 @@ def first_items(dataset: Dataset, limit: int) -> tuple[Tensor, Tensor]:
         (torch.Size([3, 2]), [0, 1, 0])
     """
     inputs, targets, seen = [], [], 0
-    for batch in DataLoader(dataset, batch_size=min(limit, 512)):
-        inputs.append(batch[0])
-        targets.append(batch[1])
-        seen += batch[0].shape[0]
+    for batch in DataLoader(dataset, batch_size=min(limit, 512), collate_fn=collate_anomaly_batch):
+        x, target = batch.labelled()
+        inputs.append(x)
+        targets.append(target)
+        seen += x.shape[0]
         if seen >= limit:
             break
     return torch.cat(inputs)[:limit], torch.cat(targets)[:limit]

@@ -10,7 +10,7 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
-from lightning_occ.metrics.functional import _as_epsilons, certified_auroc, check_binary_target
+from lightning_occ.metrics.functional import _as_epsilons, certified_auroc, check_binary_target, exact_auroc
 
 __all__ = ["CertifiedAUROC"]
 
@@ -28,9 +28,10 @@ class CertifiedAUROC(Metric):
 
     Args:
         epsilons: the radii to certify at (l2, in the model's input units).
-        lipschitz: proven Lipschitz constant of the score (Lipschitz mode). May also be set later
-            through the ``lipschitz`` attribute, e.g. when it changes during training. Leave it
-            None and pass ``lower``/``upper`` to ``update`` for interval mode.
+        lipschitz: proven Lipschitz constant of the score (Lipschitz mode); ``update`` may also carry
+            it, for a score whose constant changes during training. Leave it None and pass
+            ``lower``/``upper`` to ``update`` for interval mode. With neither, nothing is certified:
+            ``compute`` gives the clean AUROC at radius 0 and NaN at every radius > 0.
 
     Example:
         >>> import torch
@@ -53,13 +54,15 @@ class CertifiedAUROC(Metric):
         self.add_state("lower", default=[], dist_reduce_fx="cat")
         self.add_state("upper", default=[], dist_reduce_fx="cat")
         self.add_state("score_error", default=[], dist_reduce_fx="cat")
+        self.add_state("update_lipschitz", default=torch.tensor(-torch.inf, dtype=torch.float64), dist_reduce_fx="max")
 
     def update(
         self, scores: Tensor, target: Tensor, lower: Tensor | None = None, upper: Tensor | None = None,
-        score_error: Tensor | None = None,
+        score_error: Tensor | None = None, lipschitz: float | None = None,
     ) -> None:
         """Add a batch: scores (B,), labels (B,) of 0/1, in interval mode bounds (B, K), and in
-        Lipschitz mode optionally each score's rounding bound (B,) (see ``certified_auroc``)."""
+        Lipschitz mode optionally each score's rounding bound (B,) (see ``certified_auroc``) and the
+        proven constant of the function that computed these scores (the largest one given is used)."""
         if scores.shape != target.shape or scores.ndim != 1:
             raise ValueError(
                 f"`scores` and `target` must be 1-D with equal shapes, got {tuple(scores.shape)} and "
@@ -68,6 +71,11 @@ class CertifiedAUROC(Metric):
         if (lower is None) != (upper is None):
             raise ValueError("Pass both `lower` and `upper` (interval mode) or neither (Lipschitz mode).")
         check_binary_target(target)
+        if lipschitz is not None:
+            if not (float(lipschitz) >= 0 and torch.isfinite(torch.tensor(float(lipschitz)))):
+                raise ValueError(f"`lipschitz` must be a finite number >= 0, got {lipschitz}.")
+            self.update_lipschitz = torch.maximum(self.update_lipschitz, torch.tensor(
+                float(lipschitz), dtype=torch.float64, device=self.update_lipschitz.device))
         if score_error is not None:
             self.score_error.append(torch.as_tensor(score_error).detach().to(torch.float64).expand(scores.shape))
         self.scores.append(scores.detach().to(torch.float64))
@@ -89,11 +97,33 @@ class CertifiedAUROC(Metric):
         error = dim_zero_cat(self.score_error) if _holds_values(self.score_error) else None
         if error is not None and error.numel() != scores.numel():
             raise ValueError("Give `score_error` with every update() or with none: some batches lack it.")
-        return certified_auroc(scores, target, self.epsilons, lipschitz=self.lipschitz, score_error=error)
+        bound = self.lipschitz_bound()
+        if bound is None:
+            clean = exact_auroc(scores, target).to(torch.float64)
+            epsilons = torch.tensor(self.epsilons, dtype=torch.float64, device=clean.device)
+            return torch.where(epsilons == 0, clean, torch.full_like(epsilons, torch.nan))
+        return certified_auroc(scores, target, self.epsilons, lipschitz=bound, score_error=error)
+
+    def lipschitz_bound(self) -> float | None:
+        """The constant certifying the scores: the largest one given to ``update``, else the constructor's."""
+        seen = float(self.update_lipschitz)
+        return seen if seen > -float("inf") else self.lipschitz
 
     def has_score_error(self) -> bool:
         """Whether the updates carried rounding bounds (required with a Lipschitz certificate)."""
         return _holds_values(self.score_error)
+
+    def gathered(self) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Every process's scores, labels and rounding bounds (None when not given), concatenated."""
+        with self.sync_context():
+            scores, target = dim_zero_cat(self.scores), dim_zero_cat(self.target)
+            error = dim_zero_cat(self.score_error) if _holds_values(self.score_error) else None
+        return scores, target, error
+
+    def gathered_bounds(self) -> tuple[Tensor, Tensor]:
+        """Interval mode: every process's ``lower`` and ``upper`` bounds, concatenated."""
+        with self.sync_context():
+            return dim_zero_cat(self.lower), dim_zero_cat(self.upper)
 
     def plot(self, val: Tensor | None = None, ax: Any = None) -> Any:
         """Draw the certified-AUROC curve (AUROC against radius); returns ``(figure, axes)``."""

@@ -29,7 +29,7 @@ class ExactAUROC(CertifiedAUROC):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(epsilons=[0.0], lipschitz=0.0, **kwargs)
+        super().__init__(epsilons=[0.0], **kwargs)
 
     def compute(self) -> Tensor:
         """The AUROC, a float64 scalar."""

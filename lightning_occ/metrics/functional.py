@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["certified_auroc", "check_binary_target", "pairwise_auroc"]
+__all__ = ["certified_auroc", "check_binary_target", "exact_auroc", "pairwise_auroc"]
 
 
 def _as_epsilons(epsilons: Sequence[float] | Tensor | float) -> Tensor:
@@ -132,6 +132,18 @@ def pairwise_auroc(anomaly_scores: Tensor, normal_scores: Tensor, shifts: Sequen
     else:
         wins = [_sorted_pair_wins(anomalies, normals, s) for s in shifts]
     return torch.tensor(wins, dtype=torch.float64, device=device) / pairs
+
+
+def exact_auroc(scores: Tensor, target: Tensor) -> Tensor:
+    """The AUROC of anomaly scores as they are (no sigmoid, no binning): a float64 scalar.
+
+    Example:
+        >>> exact_auroc(torch.tensor([0.1, 0.4, 0.35, 0.8]), torch.tensor([0, 0, 1, 1]))
+        tensor(0.7500, dtype=torch.float64)
+    """
+    is_anomaly = _check_scores_and_target(scores.detach(), target)
+    values = scores.detach().to(torch.float64)
+    return pairwise_auroc(values[is_anomaly], values[~is_anomaly])[0]
 
 
 def certified_auroc(

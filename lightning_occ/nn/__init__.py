@@ -1,9 +1,7 @@
-"""Pure-torch building blocks: Lipschitz layers, activations, losses, negative samplers."""
+"""Pure-torch building blocks: Lipschitz layers and networks, activations, nearest neighbours, rounding bounds."""
 
 from lightning_occ.nn.activations import FullSort, GroupSort
-from lightning_occ.nn.hkr import hkr_loss
 from lightning_occ.nn.lipschitz_mlp import LipschitzMLP
-from lightning_occ.nn.negatives import initial_negatives, newton_raphson_negatives
 from lightning_occ.nn.orthogonal import FrobeniusLinear, OrthogonalLinear, bjorck_orthonormalize_, spectral_norm
 
 __all__ = [
@@ -13,8 +11,5 @@ __all__ = [
     "LipschitzMLP",
     "OrthogonalLinear",
     "bjorck_orthonormalize_",
-    "hkr_loss",
-    "initial_negatives",
-    "newton_raphson_negatives",
     "spectral_norm",
 ]

@@ -7,6 +7,7 @@ from typing import Any
 
 import lightning as L
 
+from lightning_occ.utils.trainers import quiet_trainer
 from lightning_occ.zoo.errors import ZooError
 from lightning_occ.zoo.loading import load
 from lightning_occ.zoo.registry import Registry, default_registry
@@ -28,7 +29,6 @@ def evaluate_entry(name: str, registry: Registry | None = None) -> dict[str, flo
     registry = registry or default_registry()
     model = load(name, registry)
     datamodule = build_datamodule(registry.get(name).data)
-    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
-                        enable_model_summary=False, enable_checkpointing=False)
+    trainer = quiet_trainer(accelerator="cpu")
     metrics = trainer.test(model, datamodule=datamodule, verbose=False)[0]
     return {k: float(v) for k, v in metrics.items() if k == "test/auroc" or k.startswith("test/certified_auroc@")}

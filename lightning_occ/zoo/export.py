@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from lightning_occ.atomic import atomic_path
-from lightning_occ.detector import AnomalyDetector
+from lightning_occ.utils.atomic import atomic_path
+from lightning_occ.core.detector import AnomalyDetector
 
 __all__ = ["export_weights", "storage_dtype"]
 

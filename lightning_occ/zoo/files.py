@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from lightning_occ.atomic import atomic_path
+from lightning_occ.utils.atomic import atomic_path
 from lightning_occ.zoo.errors import ZooError
 from lightning_occ.zoo.registry import Registry, ZooEntry
 

@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from lightning_occ.atomic import atomic_path
-from lightning_occ.detector import DETECTOR_CLASS_KEY, AnomalyDetector
+from lightning_occ.utils.atomic import atomic_path
+from lightning_occ.core.detector import DETECTOR_CLASS_KEY, AnomalyDetector
 from lightning_occ.zoo import ZOO_PREFIX
 from lightning_occ.zoo.errors import ZooError
 from lightning_occ.zoo.files import cache_dir, weights_path

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from lightning_occ.data import ScenarioDataModule, TabularDataModule
-from lightning_occ.detector import AnomalyDetector
+from lightning_occ.core.detector import AnomalyDetector
 from lightning_occ.models import OCSDF, CompactVAE, KNNDetector
 from tests.helpers.training import tiny_trainer
 

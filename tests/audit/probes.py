@@ -10,15 +10,15 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from lightning_occ.attacks import strongest_attack_scores
-from lightning_occ.metrics.functional import certified_auroc
+from lightning_occ.utils.attacks import strongest_attack_scores
+from lightning_occ.metrics.functional import certified_auroc, exact_auroc
 
 ScoreFn = Callable[[Tensor], Tensor]
 
 
 def attacked_auroc(score_fn: ScoreFn, x: Tensor, target: Tensor, eps: float, **options: object) -> float:
     attacked = strongest_attack_scores(score_fn, x, target, eps, **options)
-    return float(certified_auroc(attacked, target, [0.0], lipschitz=0.0)[0])
+    return float(exact_auroc(attacked, target))
 
 
 def largest_gradient_norm(score_fn: ScoreFn, points: Tensor) -> float:

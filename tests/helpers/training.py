@@ -6,15 +6,11 @@ import lightning as L
 
 from lightning_occ.data import TabularDataModule
 from lightning_occ.models import OCSDF
+from lightning_occ.utils.trainers import quiet_trainer
 
 
 def tiny_trainer(**overrides) -> L.Trainer:
-    options = dict(
-        accelerator="cpu", devices=1, max_epochs=3, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-    )
-    options.update(overrides)
-    return L.Trainer(**options)
+    return quiet_trainer(**{"accelerator": "cpu", "max_epochs": 3, **overrides})
 
 
 def trained_tiny_ocsdf(epochs: int = 300, dataset: str = "breast_cancer", seed: int = 0) -> tuple[OCSDF, TabularDataModule]:

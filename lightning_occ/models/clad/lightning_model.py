@@ -10,27 +10,30 @@ import torch.nn.functional as F
 from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor
 
-from lightning_occ.clustering import (
+from lightning_occ.models.clad.clustering import (
     cluster_fractions,
     cluster_purity,
     kmeans_centres,
     normalized_mutual_information,
 )
-from lightning_occ.detector import AnomalyDetector
+from lightning_occ.core.batch import AnomalyBatch
+from lightning_occ.core.card import MethodCard
+from lightning_occ.core.lazy import LazyNetworkDetector
+from lightning_occ.core.protocol import training_inputs, training_sub_labels
 from lightning_occ.metrics.exact_auroc import ExactAUROC
-from lightning_occ.models.clad_stages import STAGES, StagePlan
-from lightning_occ.models.odin_selection import ODINSettings, as_grid
-from lightning_occ.nn.classifiers import create_classifier
+from lightning_occ.models.clad.stages import STAGES, StagePlan
+from lightning_occ.models.clad.odin_selection import ODINSettings, as_grid
+from lightning_occ.models.clad.classifiers import create_classifier
 from lightning_occ.nn.conv_autoencoder import ConvAutoencoder
-from lightning_occ.nn.dec import DECHead, check_target_kind, classifier_targets
-from lightning_occ.nn.odin import max_softmax, odin_scores
+from lightning_occ.models.clad.dec import DECHead, check_target_kind, classifier_targets
+from lightning_occ.models.clad.odin import max_softmax, odin_scores
 
 __all__ = ["CLAD"]
 
 ScoreName = Literal["odin", "msp", "dec", "recon"]
 
 
-class CLAD(AnomalyDetector):
+class CLAD(LazyNetworkDetector):
     """Self-labelling anomaly detection for normal data made of hidden classes, trained in one ``fit``.
 
     Stages, run one after the other inside a single ``Trainer.fit`` (epochs per stage below):
@@ -86,6 +89,9 @@ class CLAD(AnomalyDetector):
         pretrained: ``zoo:NAME`` or a checkpoint of this method to start ``fit`` from.
     """
 
+    card = MethodCard(paper="Park et al., Confidence-based self-labelling anomaly detection, arXiv:2104.09793",
+                      url="https://arxiv.org/abs/2104.09793")
+
     def __init__(
         self,
         input_shape: Sequence[int] | None = None,
@@ -115,7 +121,7 @@ class CLAD(AnomalyDetector):
         epsilons: Sequence[float] = (0.1, 0.25, 0.5),
         pretrained: str | None = None,
     ) -> None:
-        super().__init__(epsilons, pretrained)
+        super().__init__(input_shape=input_shape, epsilons=epsilons, pretrained=pretrained)
         if num_clusters < 1:
             raise ValueError(f"num_clusters (K) must be >= 1, got {num_clusters}.")
         temperatures = as_grid(temperature, "ODIN temperature T", 0.0, strict=True)
@@ -134,8 +140,6 @@ class CLAD(AnomalyDetector):
         self.autoencoder: ConvAutoencoder | None = None
         self.dec: DECHead | None = None
         self.classifier: torch.nn.Module | None = None
-        self.input_shape: tuple[int, ...] | None = None
-        self.register_buffer("built_input_shape", torch.zeros(0, dtype=torch.long))
         self.register_buffer("stage_index", torch.tensor(0))
         self.register_buffer("stage_start_epoch", torch.tensor(0))
         self.register_buffer("labels_epoch", torch.tensor(-1))
@@ -146,35 +150,26 @@ class CLAD(AnomalyDetector):
         self.odin = ODINSettings(temperatures, odin_steps)
         self.val_msp = ExactAUROC()
         self.test_msp = ExactAUROC()
-        if input_shape is not None:
-            self._build(input_shape)
+        self.build_pending()
 
     # ----------------------------------------------------------------------------------- building
-    def _build(self, shape: Sequence[int]) -> None:
+    def build_networks(self, shape: tuple[int, ...]) -> None:
         hp = self.hparams
-        self.input_shape = tuple(int(d) for d in shape)
-        if len(self.input_shape) != 3:
-            raise ValueError(f"CLAD needs images (C, H, W), got input shape {self.input_shape}.")
-        self.built_input_shape = torch.tensor(self.input_shape, dtype=torch.long)
-        self.autoencoder = ConvAutoencoder(self.input_shape, hp.latent_dim, hp.ae_channels)
+        if len(shape) != 3:
+            raise ValueError(f"CLAD needs images (C, H, W), got input shape {shape}.")
+        self.autoencoder = ConvAutoencoder(shape, hp.latent_dim, hp.ae_channels)
         self.dec = DECHead(hp.num_clusters, hp.latent_dim, hp.alpha)
-        self.classifier = create_classifier(hp.classifier, hp.num_clusters, self.input_shape,
+        self.classifier = create_classifier(hp.classifier, hp.num_clusters, shape,
                                             input_size=hp.classifier_input_size, **(hp.classifier_kwargs or {}))
 
     def setup(self, stage: str) -> None:
-        if self.autoencoder is None:
-            self.hparams.input_shape = self.datamodule_input_shape()
-            self._build(self.hparams.input_shape)
+        super().setup(stage)
         strategy = self.trainer.strategy if self._trainer is not None else None
         if stage == "fit" and isinstance(strategy, DDPStrategy):
             # Each stage trains a different part of the model, so DDP must expect unused parameters.
             strategy._ddp_kwargs["find_unused_parameters"] = True
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
-        shape = state_dict.get(prefix + "built_input_shape")
-        if self.autoencoder is None and shape is not None and shape.numel() > 0:
-            self._build(shape.tolist())
-            self.hparams.input_shape = shape.tolist()
         if prefix + "pseudo_labels" in state_dict:
             self.pseudo_labels = torch.empty_like(state_dict[prefix + "pseudo_labels"])
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
@@ -186,9 +181,7 @@ class CLAD(AnomalyDetector):
 
     # ------------------------------------------------------------------------------------ scoring
     def _images(self, x: Tensor) -> Tensor:
-        if self.input_shape is None:
-            raise RuntimeError("The networks are not built yet: pass `input_shape` or let a Trainer set the model up.")
-        return x.reshape(x.shape[0], *self.input_shape)
+        return x.reshape(x.shape[0], *self.require_built())
 
     def _require_clustering(self) -> None:
         if int(self.reached_stage) < STAGES.index("clustering"):
@@ -239,9 +232,8 @@ class CLAD(AnomalyDetector):
             raise ValueError(f"CLAD needs trainer.max_epochs >= {needed} (ae_epochs + dec_epochs + classifier_epochs "
                              f"up to stop_after={self.plan.stop_after!r}); got {max_epochs}.")
 
-    def load_pretrained(self, source: str) -> None:
+    def on_pretrained_loaded(self) -> None:
         """Pretrained weights, with every stage to train again (fine-tuning all of them)."""
-        super().load_pretrained(source)
         for name in ("stage_index", "stage_start_epoch", "reached_stage", "classifier_steps"):
             getattr(self, name).zero_()
         self.labels_epoch.fill_(-1)
@@ -267,11 +259,8 @@ class CLAD(AnomalyDetector):
         return self.trainer.current_epoch - int(self.stage_start_epoch)
 
     def _train_features(self) -> Tensor:
-        datamodule = self.trainer.datamodule
-        if datamodule is None or not hasattr(datamodule, "train_features"):
-            raise ValueError("CLAD needs a DataModule with train_features() (k-means and the pseudo-label "
-                             "check run on the whole training set), e.g. lightning_occ.data.ScenarioDataModule.")
-        return datamodule.train_features()
+        return training_inputs(self, needed_by="CLAD (k-means and the pseudo-label check run on the whole "
+                                              "training set, identically on every process)")
 
     def on_train_epoch_start(self) -> None:
         """Advance through finished stages. Decisions are taken here, from the epoch counter and the
@@ -345,9 +334,8 @@ class CLAD(AnomalyDetector):
         values = {"clustering/label_change": getattr(self, "_label_change", 1.0)}
         for j, fraction in enumerate(cluster_fractions(labels, self.hparams.num_clusters).tolist()):
             values[f"clustering/pseudo_label_fraction/{j}"] = fraction
-        sub_labels = getattr(self.trainer.datamodule, "train_sub_labels", None)
-        if callable(sub_labels):
-            truth = sub_labels()
+        truth = training_sub_labels(self)
+        if truth is not None:
             values["clustering/nmi"] = normalized_mutual_information(labels, truth)
             values["clustering/purity"] = cluster_purity(labels, truth)
         self.clustering_diagnostics = values
@@ -355,11 +343,11 @@ class CLAD(AnomalyDetector):
             self.log(name, value, on_epoch=True, on_step=False)
 
     # ---------------------------------------------------------------------------------- training
-    def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor | None:
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor | None:
         stage = self.stage
         if stage == "done":
             return None
-        x = self._images(batch[0])
+        x = self._images(AnomalyBatch.of(batch).input)
         if stage == "classifier" and x.shape[0] == 1:
             # BatchNorm cannot train on one image (a training set of n * batch_size + 1 images). Under DDP
             # the ranks' batches are padded to equal sizes, so every rank skips it together.
@@ -395,15 +383,16 @@ class CLAD(AnomalyDetector):
             return int(self.reached_stage) >= STAGES.index("clustering")
         return self.score_name == "recon" or self._classifier_trained()
 
-    def evaluation_step(self, metric: Any, batch: Sequence[Tensor]) -> None:
+    def evaluation_step(self, metric: Any, batch: AnomalyBatch) -> None:
         if metric is self.val_certified and not self._evaluates():
             return  # validation before the scored stage is trained; ``test`` raises a clear error instead
         super().evaluation_step(metric, batch)
         if self._classifier_trained():
+            x, target = batch.labelled()
             msp = self.val_msp if metric is self.val_certified else self.test_msp
-            msp.update(self.msp_scores(batch[0]), batch[1])
+            msp.update(self.msp_scores(x), target)
             if metric is self.val_certified and self.odin.searching:
-                self.odin.update(self.classifier, self._images(batch[0]), batch[1])
+                self.odin.update(self.classifier, self._images(x), target)
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from lightning_occ.metrics.functional import certified_auroc
+from lightning_occ.metrics.functional import certified_auroc, exact_auroc
 
 __all__ = ["PGDSettings", "apgd_attack_scores", "attacked_auroc", "pgd_attack_scores", "strongest_attack_scores"]
 
@@ -93,7 +93,7 @@ def attacked_auroc(
         >>> attacked_auroc(lambda z: z[:, 0], x, y, [0.0, 1.5]).tolist()
         [1.0, 0.5]
     """
-    values = [certified_auroc(pgd_attack_scores(score_fn, x, target, eps, settings), target, [0.0], lipschitz=0.0)
+    values = [exact_auroc(pgd_attack_scores(score_fn, x, target, eps, settings), target).reshape(1)
               for eps in epsilons]
     return torch.cat(values)
 

@@ -10,17 +10,20 @@ import torch
 from torch import Tensor
 
 from lightning_occ.data.subsets import first_items
-from lightning_occ.detector import AnomalyDetector
+from lightning_occ.core.batch import AnomalyBatch
+from lightning_occ.core.card import MethodCard
+from lightning_occ.core.lazy import LazyNetworkDetector
+from lightning_occ.core.protocol import AnomalyDataModule, attached_datamodule
 from lightning_occ.metrics.plots import plot_latent_scatter, plot_reconstructions
 from lightning_occ.nn.conv_autoencoder import ConvDecoder, ConvGaussianEncoder
 from lightning_occ.nn.nearest import exact_knn, knn_mean_distance, knn_relative_error
 from lightning_occ.nn.rounding import network_rounding_bound
-from lightning_occ.nn.vae import LipschitzEncoder, MLPDecoder, MLPEncoder, inverse_stereographic
+from lightning_occ.models.compact_vae.torch_model import LipschitzEncoder, MLPDecoder, MLPEncoder, inverse_stereographic
 
 __all__ = ["CompactVAE"]
 
 
-class CompactVAE(AnomalyDetector):
+class CompactVAE(LazyNetworkDetector):
     """A VAE whose latent image is compact, scored by how far a code falls from the training codes.
 
     Latents:
@@ -77,6 +80,12 @@ class CompactVAE(AnomalyDetector):
         tensor([1., 1., 1.], grad_fn=<LinalgVectorNormBackward0>)
     """
 
+    card = MethodCard(
+        paper="Glazunov & Zarras, Vacant Holes for Unsupervised Detection of the Outliers in Compact Latent "
+              "Representation, UAI 2023",
+        url="https://arxiv.org/abs/2306.09646",
+    )
+
     def __init__(
         self,
         input_shape: Sequence[int] | None = None,
@@ -93,7 +102,7 @@ class CompactVAE(AnomalyDetector):
         epsilons: Sequence[float] = (0.1, 0.25, 0.5),
         pretrained: str | None = None,
     ) -> None:
-        super().__init__(epsilons, pretrained)
+        super().__init__(input_shape=input_shape, epsilons=epsilons, pretrained=pretrained)
         if latent == "sphere" and latent_dim < 2:
             raise ValueError(f"latent='sphere' needs latent_dim >= 2 (the sphere S^d with d >= 2), got {latent_dim}.")
         if lipschitz <= 0:
@@ -111,38 +120,25 @@ class CompactVAE(AnomalyDetector):
         self.score_name = score_name
         self.encoder: MLPEncoder | LipschitzEncoder | ConvGaussianEncoder | None = None
         self.decoder: MLPDecoder | ConvDecoder | None = None
-        self.input_shape: tuple[int, ...] | None = None
         self.register_buffer("bank", torch.empty(0, 0))
         self.register_buffer("bank_spacing", torch.empty(0))
-        self.register_buffer("built_input_shape", torch.zeros(0, dtype=torch.long))
-        if input_shape is not None:
-            self._build(input_shape)
+        self.build_pending()
 
-    def _build(self, shape: Sequence[int]) -> None:
+    def build_networks(self, shape: tuple[int, ...]) -> None:
         hp = self.hparams
-        self.input_shape = tuple(int(d) for d in shape)
-        self.built_input_shape = torch.tensor(self.input_shape, dtype=torch.long)
-        features = int(torch.Size(self.input_shape).numel())
+        features = int(torch.Size(shape).numel())
         code_dim = hp.latent_dim + (1 if hp.latent == "sphere" else 0)
         if hp.get("network", "mlp") == "conv":
-            self.encoder = ConvGaussianEncoder(self.input_shape, hp.hidden, hp.latent_dim)
-            self.decoder = ConvDecoder(code_dim, self.input_shape)
+            self.encoder = ConvGaussianEncoder(shape, hp.hidden, hp.latent_dim)
+            self.decoder = ConvDecoder(code_dim, shape)
             return
         if hp.latent == "lipschitz":
             self.encoder = LipschitzEncoder(features, hp.hidden, hp.latent_dim, hp.lipschitz)
         else:
             self.encoder = MLPEncoder(features, hp.hidden, hp.latent_dim)
-        self.decoder = MLPDecoder(code_dim, hp.hidden, self.input_shape)
-
-    def setup(self, stage: str) -> None:
-        if self.encoder is None:
-            self.hparams.input_shape = self.datamodule_input_shape()
-            self._build(self.hparams.input_shape)
+        self.decoder = MLPDecoder(code_dim, hp.hidden, shape)
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
-        shape = state_dict.get(prefix + "built_input_shape")
-        if self.encoder is None and shape is not None and shape.numel() > 0:
-            self._build(shape.tolist())
         for name in ("bank", "bank_spacing"):
             if prefix + name in state_dict:
                 setattr(self, name, torch.empty_like(state_dict[prefix + name]))
@@ -156,9 +152,9 @@ class CompactVAE(AnomalyDetector):
         mean, _ = self._require_encoder()(x)
         return self._to_code(mean)
 
-    def _require_encoder(self) -> MLPEncoder | LipschitzEncoder:
-        if self.encoder is None:
-            raise RuntimeError("The network is not built yet: pass `input_shape` or let a Trainer set the model up.")
+    def _require_encoder(self) -> MLPEncoder | LipschitzEncoder | ConvGaussianEncoder:
+        self.require_built()
+        assert self.encoder is not None
         return self.encoder
 
     def _terms(self, x: Tensor, sample: bool) -> tuple[Tensor, Tensor, Tensor]:
@@ -221,8 +217,9 @@ class CompactVAE(AnomalyDetector):
         distances = exact_knn(codes, codes, self.hparams.k + 1)[0][:, 1:]
         self.bank_spacing = distances.mean(1).to(codes.dtype)
 
-    def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
-        recon, kl, _ = self._terms(batch[0].reshape(batch[0].shape[0], *self.input_shape), sample=True)
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        x = AnomalyBatch.of(batch).input
+        recon, kl, _ = self._terms(x.reshape(x.shape[0], *self.require_built()), sample=True)
         loss = (recon + self.hparams.beta * kl).mean()
         self.log_dict({"train/loss": loss, "train/recon": recon.mean(), "train/kl": kl.mean()}, prog_bar=True)
         return loss
@@ -250,19 +247,18 @@ class CompactVAE(AnomalyDetector):
 
     def _refresh_bank(self) -> None:
         """Codes of the DataModule's full training set: the same bank on every process under DDP."""
-        datamodule = self.trainer.datamodule if self._trainer is not None else None
-        if datamodule is not None and hasattr(datamodule, "train_features"):
+        datamodule = attached_datamodule(self)
+        if isinstance(datamodule, AnomalyDataModule):
             self.build_bank(datamodule.train_features())
 
     @torch.no_grad()
     def report_figures(self, datamodule: object) -> dict[str, Any]:
         """The latent scatter and, for images, a reconstruction grid (see the class docstring)."""
-        train_features = getattr(datamodule, "train_features", None)
         test = getattr(datamodule, "test_dataset", None)
-        if train_features is None or test is None or self.encoder is None:
+        if not isinstance(datamodule, AnomalyDataModule) or test is None or self.encoder is None:
             return {}
         x, target = first_items(test, 2000)
-        x, train = x.to(self.device), train_features()[:2000].to(self.device)
+        x, train = x.to(self.device), datamodule.train_features()[:2000].to(self.device)
         figures = {"latent_scatter.png": plot_latent_scatter(self.codes(train), self.codes(x[target == 0]),
                                                              self.codes(x[target == 1]))}
         if len(self.input_shape) == 3:

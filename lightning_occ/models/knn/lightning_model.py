@@ -8,7 +8,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lightning_occ.detector import AnomalyDetector
+from lightning_occ.core.batch import AnomalyBatch
+from lightning_occ.core.detector import AnomalyDetector
+from lightning_occ.core.protocol import AnomalyDataModule, attached_datamodule
 from lightning_occ.nn.nearest import knn_mean_distance, knn_relative_error
 
 __all__ = ["KNNDetector"]
@@ -28,7 +30,6 @@ class KNNDetector(AnomalyDetector):
     Args:
         k: number of neighbours.
         epsilons: radii of the certified AUROC.
-        pretrained: accepted for a uniform interface; the bank is rebuilt from the training data anyway.
 
     Example:
         >>> detector = KNNDetector(k=1)
@@ -37,8 +38,8 @@ class KNNDetector(AnomalyDetector):
         tensor([2.], dtype=torch.float64)
     """
 
-    def __init__(self, k: int = 5, epsilons: Sequence[float] = (0.25, 0.5, 1.0), pretrained: str | None = None) -> None:
-        super().__init__(epsilons, pretrained)
+    def __init__(self, k: int = 5, epsilons: Sequence[float] = (0.25, 0.5, 1.0)) -> None:
+        super().__init__(epsilons)
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}.")
         self.save_hyperparameters()
@@ -85,13 +86,13 @@ class KNNDetector(AnomalyDetector):
         """Build the bank from the DataModule's full training set (identical on every process), before
         the sanity-check validation runs."""
         super().on_fit_start()
-        datamodule = self.trainer.datamodule
-        if datamodule is not None and hasattr(datamodule, "train_features"):
+        datamodule = attached_datamodule(self)
+        if isinstance(datamodule, AnomalyDataModule):
             self.fit_bank(datamodule.train_features())
 
-    def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
+    def training_step(self, batch: Any, batch_idx: int) -> None:
         if self.bank.numel() == 0:
-            self._seen.append(batch[0].detach().flatten(1))
+            self._seen.append(AnomalyBatch.of(batch).input.detach().flatten(1))
 
     def on_train_epoch_end(self) -> None:
         if self._seen:

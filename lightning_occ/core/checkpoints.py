@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from lightning_occ.detector import DETECTOR_CLASS_KEY, AnomalyDetector
+from lightning_occ.core.detector import DETECTOR_CLASS_KEY, AnomalyDetector
 from lightning_occ.errors import CheckpointError, MissingCheckpointError, UnsafeCheckpointError
 
 __all__ = ["UNSAFE_LOAD_HINT", "load_checkpoint", "load_detector"]

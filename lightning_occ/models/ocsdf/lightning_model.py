@@ -8,10 +8,15 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from lightning_occ.detector import AnomalyDetector
-from lightning_occ.nn import LipschitzMLP, hkr_loss, initial_negatives, newton_raphson_negatives
+from lightning_occ.core.batch import AnomalyBatch
+from lightning_occ.core.card import MethodCard
+from lightning_occ.core.lazy import LazyNetworkDetector
+from lightning_occ.core.protocol import training_inputs
+from lightning_occ.models.ocsdf.hkr_loss import hkr_loss
+from lightning_occ.models.ocsdf.negatives import initial_negatives, newton_raphson_negatives
+from lightning_occ.nn import LipschitzMLP
 from lightning_occ.nn.lipschitz_convnet import LipschitzConvNet
-from lightning_occ.nn.negatives import frozen_parameters
+from lightning_occ.models.ocsdf.negatives import frozen_parameters
 from lightning_occ.nn.orthoconv import OrthoConvNet
 from lightning_occ.nn.rounding import conv_without_fast_transforms, network_rounding_bound
 
@@ -20,7 +25,7 @@ __all__ = ["OCSDF"]
 NETWORKS = ("mlp", "orthoconv", "conv")
 
 
-class OCSDF(AnomalyDetector):
+class OCSDF(LazyNetworkDetector):
     """A 1-Lipschitz network ``f`` trained to be the signed distance to the normal data's support.
 
     ``f > 0`` inside the support, ``f < 0`` outside; the anomaly score is ``-f(x)``. Because ``f``
@@ -80,6 +85,12 @@ class OCSDF(AnomalyDetector):
         True
     """
 
+    card = MethodCard(
+        paper="Bethune et al., Robust One-Class Classification with Signed Distance Function using 1-Lipschitz "
+              "Neural Networks, ICML 2023",
+        url="https://arxiv.org/abs/2303.01978",
+    )
+
     def __init__(
         self,
         in_features: int | None = None,
@@ -108,7 +119,8 @@ class OCSDF(AnomalyDetector):
         epsilons: Sequence[float] = (0.25, 0.5, 1.0),
         pretrained: str | None = None,
     ) -> None:
-        super().__init__(epsilons, pretrained)
+        shape = tuple(input_shape) if input_shape is not None else (in_features,) if in_features is not None else None
+        super().__init__(input_shape=shape, epsilons=epsilons, pretrained=pretrained)
         if network not in NETWORKS:
             raise ValueError(f"Unknown network {network!r}; choose one of {NETWORKS}.")
         if activation not in ("fullsort", "groupsort2"):
@@ -126,43 +138,30 @@ class OCSDF(AnomalyDetector):
             raise ValueError(f"in_features={in_features} contradicts input_shape={tuple(input_shape)}.")
         self.save_hyperparameters()
         self.net: LipschitzMLP | LipschitzConvNet | OrthoConvNet | None = None
-        self.input_shape: tuple[int, ...] | None = None
         self.register_buffer("negative_std", None)
         self.register_buffer("domain_box", torch.tensor(domain if domain is not None else (-5.0, 5.0)))
         self.register_buffer("median_train_f", torch.tensor(float("nan")))
-        self.register_buffer("built_input_shape", torch.zeros(0, dtype=torch.long))
-        shape = tuple(input_shape) if input_shape is not None else (in_features,) if in_features is not None else None
-        if shape is not None:
-            self._build(shape)
+        self.build_pending()
 
-    def _build(self, shape: Sequence[int]) -> None:
+    def build_networks(self, shape: tuple[int, ...]) -> None:
         hp = self.hparams
-        self.input_shape = tuple(int(d) for d in shape)
-        self.built_input_shape = torch.tensor(self.input_shape, dtype=torch.long)
-        features = int(torch.Size(self.input_shape).numel())
-        if hp.network in ("conv", "orthoconv") and len(self.input_shape) != 3:
-            raise ValueError(f"network={hp.network!r} needs (C, H, W) inputs, got shape {self.input_shape}.")
+        features = int(torch.Size(shape).numel())
+        hp.in_features = features
+        if hp.network in ("conv", "orthoconv") and len(shape) != 3:
+            raise ValueError(f"network={hp.network!r} needs (C, H, W) inputs, got shape {shape}.")
         if hp.network == "orthoconv":
-            self.net = OrthoConvNet(self.input_shape, hp.channels, hp.convs_per_stage, hp.padding_mode, hp.stem,
+            self.net = OrthoConvNet(shape, hp.channels, hp.convs_per_stage, hp.padding_mode, hp.stem,
                                     vanilla=hp.exported)
         elif hp.network == "conv":
-            self.net = LipschitzConvNet(self.input_shape, hp.channels, hp.convs_per_stage, head=hp.conv_head)
+            self.net = LipschitzConvNet(shape, hp.channels, hp.convs_per_stage, head=hp.conv_head)
         else:
             self.net = LipschitzMLP(features, hp.width, hp.depth, hp.activation)
         if hp.negative_init == "gaussian":
-            self.negative_std = torch.ones(self.input_shape)
-
-    def setup(self, stage: str) -> None:
-        if self.net is not None:
-            return
-        shape = self.datamodule_input_shape(hint="`in_features`")
-        self.hparams.input_shape = shape
-        self.hparams.in_features = int(torch.Size(shape).numel())
-        self._build(shape)
+            self.negative_std = torch.ones(shape)
 
     def _require_net(self) -> LipschitzMLP | LipschitzConvNet | OrthoConvNet:
-        if self.net is None:
-            raise RuntimeError("The network is not built yet: pass `in_features` or let a Trainer set the model up.")
+        self.require_built()
+        assert self.net is not None
         return self.net
 
     def f(self, x: Tensor) -> Tensor:
@@ -170,13 +169,14 @@ class OCSDF(AnomalyDetector):
         return self._require_net()(x)
 
     def _as_input(self, x: Tensor) -> Tensor:
-        expected = int(torch.Size(self.input_shape).numel())
+        shape = self.require_built()
+        expected = int(torch.Size(shape).numel())
         if x[0].numel() != expected:
             raise ValueError(
                 f"OCSDF expects inputs of shape {self.input_shape} ({expected} values), got shape {tuple(x.shape[1:])}"
                 + (": a grayscale model fed RGB images (or the reverse)?" if x.dim() == 4 else ".")
             )
-        return x.reshape(x.shape[0], *self.input_shape)
+        return x.reshape(x.shape[0], *shape)
 
     def score(self, x: Tensor) -> Tensor:
         net = self._require_net()
@@ -224,28 +224,12 @@ class OCSDF(AnomalyDetector):
         super().on_fit_start()
         if self.negative_std is None and self.hparams.domain is not None:
             return
-        max_abs = self._training_features().abs().amax(0).reshape(self.input_shape).to(self.device)
+        max_abs = training_inputs(self).flatten(1).abs().amax(0).reshape(self.input_shape).to(self.device)
         if self.negative_std is not None:
             self.negative_std = (max_abs * self.hparams.negative_std_scale).clamp_min(1e-6)
         if self.hparams.domain is None:
             reach = 3.5 * float(max_abs.max())
             self.domain_box = torch.tensor((-reach, reach), device=self.device)
-
-    def _training_features(self) -> Tensor:
-        datamodule = self.trainer.datamodule
-        if datamodule is not None and hasattr(datamodule, "train_features"):
-            return datamodule.train_features().flatten(1)
-        return torch.cat([batch[0].flatten(1) for batch in self.trainer.train_dataloader])
-
-    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
-        """Build a lazily-inferred network before loading weights into it (checkpoints, and the
-        weights ``ddp_spawn`` sends back to the main process, where ``setup`` never ran)."""
-        shape = state_dict.get(prefix + "built_input_shape")
-        if self.net is None and shape is not None and shape.numel() > 0:
-            self._build(shape.tolist())
-            self.hparams.input_shape = shape.tolist()
-            self.hparams.in_features = int(shape.prod())
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def sample_negatives(self, n: int, steps: int | None = None) -> Tensor:
         """Draw n negatives: Q0, then ``steps`` Newton-Raphson steps (default: T, or 0 in warm-up)."""
@@ -258,8 +242,8 @@ class OCSDF(AnomalyDetector):
         with frozen_parameters(net):
             return newton_raphson_negatives(net, z, steps, hp.step_scale, hp.level, low, high)
 
-    def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
-        x = batch[0].reshape(batch[0].shape[0], *self.input_shape)
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        x = self._as_input(AnomalyBatch.of(batch).input)
         negatives = self.sample_negatives(x.shape[0])
         net = self._require_net()
         f_positive, f_negative = net(x), net(negatives)
@@ -280,7 +264,7 @@ class OCSDF(AnomalyDetector):
         self._require_net().project_(tol=1e-7, max_iter=30)
         self.export_()
         with torch.no_grad():
-            features = self._training_features()[:10_000].to(self.device)
+            features = training_inputs(self).flatten(1)[:10_000].to(self.device)
             values = torch.cat([self.f(chunk.reshape(-1, *self.input_shape)) for chunk in features.split(512)])
             self.median_train_f = values.median()
 

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from lightning_occ.metrics.exact_auroc import ExactAUROC
-from lightning_occ.nn.odin import odin_grid_scores
+from lightning_occ.models.clad.odin import odin_grid_scores
 
 __all__ = ["ODINSettings", "as_grid"]
 

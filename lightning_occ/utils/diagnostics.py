@@ -37,7 +37,7 @@ def gradient_norm_summary(detector: object, x: Tensor, limit: int = 2000) -> dic
     ``x``, next to the Lipschitz bound: ``{"median", "min", "max", "lipschitz_bound"}``.
 
     Args:
-        detector: an :class:`~lightning_occ.detector.AnomalyDetector` with a Lipschitz bound.
+        detector: an :class:`~lightning_occ.core.detector.AnomalyDetector` with a Lipschitz bound.
         x: inputs, e.g. the test split.
         limit: the most inputs to use.
     """

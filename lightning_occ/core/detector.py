@@ -1,0 +1,147 @@
+"""The detector contract: every anomaly detector in lightning-occ is an :class:`AnomalyDetector`.
+
+* :meth:`AnomalyDetector.score` maps a batch of inputs to anomaly scores (higher = more anomalous).
+* :attr:`AnomalyDetector.lipschitz_bound` is a *proven* l2 Lipschitz constant of ``score`` in the
+  model's input units, or None when the method has none (then certify with ``lightning_occ.certify``).
+* Validation and test log ``{stage}/auroc`` and, when a bound exists, ``{stage}/certified_auroc@{eps}``
+  for each radius in ``epsilons``, computed by :class:`~lightning_occ.metrics.CertifiedAUROC` on
+  every sample exactly once (also under DDP), and hand an :class:`~lightning_occ.core.evaluation.Evaluation`
+  to every callback that listens (:class:`~lightning_occ.core.evaluation.EvaluationListener`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import lightning as L
+from torch import Tensor
+
+from lightning_occ.core.batch import AnomalyBatch
+from lightning_occ.core.card import MethodCard
+from lightning_occ.core.evaluation import Evaluation, EvaluationListener
+from lightning_occ.metrics import CertifiedAUROC
+from lightning_occ.nn.rounding import Float64Twin
+
+__all__ = ["DETECTOR_CLASS_KEY", "AnomalyDetector"]
+
+DETECTOR_CLASS_KEY = "lightning_occ_detector_class"
+"""Checkpoint key naming the detector's class, so a checkpoint alone can be loaded back."""
+
+
+class AnomalyDetector(L.LightningModule, ABC):
+    """Base class: scoring, Lipschitz bound, and certified evaluation.
+
+    Args:
+        epsilons: l2 radii (model input units) at which the certified AUROC is reported; 0 is
+            always added for the clean AUROC.
+        pretrained: ``zoo:NAME`` or a checkpoint of the same method whose weights initialise a new
+            ``fit`` (fine-tuning), loaded by :class:`~lightning_occ.callbacks.PretrainedWeights`
+            (which the ``lightning-occ`` trainer adds); ignored when the fit resumes from ``ckpt_path``.
+    """
+
+    card: ClassVar[MethodCard] = MethodCard()
+    """The paper and licence of the method (see :class:`~lightning_occ.core.card.MethodCard`)."""
+
+    def __init__(self, epsilons: Sequence[float] = (0.25, 0.5, 1.0), pretrained: str | None = None) -> None:
+        super().__init__()
+        self.pretrained = pretrained
+        self.pretrained_loaded = False
+        radii = sorted({0.0, *(float(e) for e in epsilons)})
+        if radii[0] < 0:
+            raise ValueError(f"Every radius in `epsilons` must be >= 0, got {list(epsilons)}.")
+        self.epsilons = radii
+        self.val_certified = CertifiedAUROC(radii)
+        self.test_certified = CertifiedAUROC(radii)
+        self._float64_twin = Float64Twin()
+
+    @abstractmethod
+    def score(self, x: Tensor) -> Tensor:
+        """Anomaly scores of a batch, shape (N,); higher means more anomalous."""
+
+    @property
+    def lipschitz_bound(self) -> float | None:
+        """A proven l2 Lipschitz constant of :meth:`score`, or None if the method has none."""
+        return None
+
+    def certified_scores(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The scores the certified AUROC ranks, and per sample a proven bound on their rounding error
+        that holds over the ball of the largest radius (None: no Lipschitz certificate).
+
+        The floating-point policy (:mod:`lightning_occ.nn.rounding`): a detector with a
+        :attr:`lipschitz_bound` must override this and return a bound, usually by evaluating in
+        float64; the certified AUROC widens every margin by twice that bound.
+        """
+        return self.score(x), None
+
+    def attacked_score(self, x: Tensor) -> Tensor:
+        """The function an attack should attack: the one the certificate is about."""
+        return self.certified_scores(x)[0]
+
+    def certificate_description(self) -> str | None:
+        """How the certified AUROC is certified (shown in reports), or None when it is not."""
+        bound = self.lipschitz_bound
+        return None if bound is None else f"Lipschitz bound of the score {bound:.6f}"
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.score(x)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[DETECTOR_CLASS_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
+
+    def on_fit_start(self) -> None:
+        if self.pretrained and not self.pretrained_loaded and self.trainer.ckpt_path is None:
+            raise ValueError(f"pretrained={self.pretrained!r} is loaded by the PretrainedWeights callback: fit with "
+                             "lightning_occ.OCCTrainer (the lightning-occ command does), or add "
+                             "lightning_occ.callbacks.PretrainedWeights() to your Trainer's callbacks.")
+
+    def on_pretrained_loaded(self) -> None:
+        """Called after ``pretrained`` weights were copied in, before training starts (default: nothing)."""
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluation_step(self, metric: CertifiedAUROC, batch: AnomalyBatch) -> None:
+        """Add one evaluation batch to ``metric`` (override to add certified bounds)."""
+        x, target = batch.labelled()
+        scores, error = self.certified_scores(x)
+        metric.update(scores, target, score_error=error, lipschitz=self.lipschitz_bound)
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self.evaluation_step(self.val_certified, AnomalyBatch.of(batch))
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self.evaluation_step(self.test_certified, AnomalyBatch.of(batch))
+
+    def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
+        return self.score(AnomalyBatch.of(batch).input)
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self._finish_evaluation("val", self.val_certified)
+        self.val_certified.reset()
+
+    def on_test_epoch_end(self) -> None:
+        self._finish_evaluation("test", self.test_certified)
+        self.test_certified.reset()
+
+    def compute_evaluation(self, stage: str, metric: CertifiedAUROC) -> Evaluation:
+        """Turn the synchronised ``metric`` into an :class:`Evaluation` (override with ``evaluation_step``)."""
+        bound = metric.lipschitz_bound()
+        if bound is not None and not metric.has_score_error():
+            raise RuntimeError(f"{type(self).__name__} claims a Lipschitz bound but its certified_scores() gave no "
+                               "rounding bound; see the floating-point policy in lightning_occ.nn.rounding.")
+        certified = metric.compute().cpu()
+        scores, target, error = metric.gathered()
+        return Evaluation(stage, scores.cpu(), target.cpu(), self.epsilons, certified, bound,
+                          self.certificate_description(),
+                          score_error=None if error is None else float(error.max()))
+
+    def _finish_evaluation(self, stage: str, metric: CertifiedAUROC) -> None:
+        evaluation = self.compute_evaluation(stage, metric)
+        for name, value in evaluation.metrics().items():
+            self.log(name, value)
+        if evaluation.lipschitz_bound is not None:
+            self.log(f"{stage}/lipschitz_bound", evaluation.lipschitz_bound)
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, EvaluationListener):
+                callback.on_evaluation(self.trainer, self, evaluation)
