@@ -22,7 +22,7 @@ from lightning_occ.callbacks.report import CertifiedReport
 from lightning_occ.utils.tracking import check_strategy_name, check_wandb_ready
 from lightning_occ.trainer import OCCTrainer
 from lightning_occ.zoo import commands as zoo_commands
-from lightning_occ.zoo.loading import ZOO_PREFIX
+from lightning_occ.zoo.registry import ZOO_PREFIX
 
 __all__ = ["LightningOCCCLI", "build_cli", "main"]
 

@@ -14,9 +14,8 @@ import importlib
 from typing import Any
 
 from lightning_occ.zoo.errors import ZooError
-from lightning_occ.zoo.registry import Registry, ZooEntry, default_registry
+from lightning_occ.zoo.registry import ZOO_PREFIX, Registry, ZooEntry, default_registry
 
-ZOO_PREFIX = "zoo:"
 _LOADING = ("checkpoint_path", "evaluation_config", "load", "pretrained_state")  # need torch: loaded on first use
 
 __all__ = ["ZOO_PREFIX", "Registry", "ZooEntry", "ZooError", "checkpoint_path", "evaluation_config", "get_info", "list_models", "load",

@@ -12,10 +12,9 @@ from safetensors.torch import load_file
 
 from lightning_occ.utils.atomic import atomic_path
 from lightning_occ.core.detector import DETECTOR_CLASS_KEY, AnomalyDetector
-from lightning_occ.zoo import ZOO_PREFIX
 from lightning_occ.zoo.errors import ZooError
 from lightning_occ.zoo.files import cache_dir, weights_path
-from lightning_occ.zoo.registry import Registry, ZooEntry, default_registry
+from lightning_occ.zoo.registry import ZOO_PREFIX, Registry, ZooEntry, default_registry
 
 __all__ = ["ZOO_PREFIX", "checkpoint_path", "detector_class", "evaluation_config", "load", "pretrained_state"]
 

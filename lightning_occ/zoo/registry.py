@@ -12,7 +12,10 @@ from typing import Any
 
 from lightning_occ.zoo.errors import ZooError
 
-__all__ = ["MANIFEST", "WEIGHTS_DIR", "ZooEntry", "Registry", "default_registry"]
+__all__ = ["ZOO_PREFIX", "MANIFEST", "WEIGHTS_DIR", "ZooEntry", "Registry", "default_registry"]
+
+ZOO_PREFIX = "zoo:"
+"""How a source names a zoo entry: ``zoo:NAME``."""
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MANIFEST = WEIGHTS_DIR / "registry.json"
