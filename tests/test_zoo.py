@@ -184,3 +184,31 @@ def test_the_wheel_ships_the_weights_and_the_manifest(tmp_path):
     for name in SHIPPED:
         assert f"lightning_occ/zoo/weights/{lo.zoo.get_info(name)['file']}" in names
     assert MANIFEST.name == "registry.json"
+
+
+def test_every_recipe_is_a_config_plus_overrides_that_matches_its_registry_entry():
+    import json
+    import sys
+
+    sys.path.insert(0, str(ROOT / "zoo"))
+    from recipe import RECIPES, load_recipe
+
+    from lightning_occ.zoo.registry import default_registry
+
+    registry = default_registry()
+    names = sorted(path.stem for path in RECIPES.glob("*.yaml"))
+    assert names == sorted(registry.names())
+    for name in names:
+        config, entry = load_recipe(name), registry.get(name)
+        as_json = json.loads(json.dumps(config, default=list))
+        assert as_json["data"] == entry.data, name
+        assert as_json["model"]["class_path"].rsplit(".", 1)[1] == entry.method
+        for key, value in as_json["model"].get("init_args", {}).items():
+            assert entry.init_args[key] == value, (name, key)
+        assert (ROOT / yaml_base(name)).is_file()
+
+
+def yaml_base(name: str) -> str:
+    import yaml
+
+    return yaml.safe_load((ROOT / "zoo" / "recipes" / f"{name}.yaml").read_text())["base"]

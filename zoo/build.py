@@ -4,7 +4,8 @@
     python zoo/build.py clad-digits-cur ...  # some of them
     LIGHTNING_OCC_DATA=../shared/data python zoo/build.py ocsdf-mnist-0
 
-For each NAME: ``lightning-occ fit --config zoo/recipes/NAME.yaml`` (CPU), the checkpoint it selected
+For each NAME: ``lightning-occ fit`` with the recipe's config (``zoo/recipe.py``: a file in ``configs/``
+plus overrides; CPU), the checkpoint it selected
 (``best.ckpt`` where the recipe monitors a validation metric, else ``last.ckpt``) is exported to
 ``lightning_occ/zoo/weights/NAME.safetensors`` (tensors only; float16 for detectors without a
 Lipschitz bound, see ``lightning_occ.zoo.export.storage_dtype``) with its hyper-parameters in the
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -32,8 +34,8 @@ from lightning_occ.zoo.export import export_weights  # noqa: E402
 from lightning_occ.zoo.files import sha256_of  # noqa: E402
 from lightning_occ.zoo.readme import render_readme  # noqa: E402
 from lightning_occ.zoo.registry import MANIFEST, WEIGHTS_DIR, Registry, ZooEntry  # noqa: E402
+from recipe import RECIPES, load_recipe  # noqa: E402  (zoo/ is on sys.path when run as a script)
 
-RECIPES = ROOT / "zoo" / "recipes"
 LOCAL_ONLY = ("pretrained", "init_from", "start_stage")
 
 
@@ -53,10 +55,12 @@ def plain(value: object) -> object:
 
 
 def build(name: str, registry: Registry) -> ZooEntry:
-    recipe = RECIPES / f"{name}.yaml"
-    config = yaml.safe_load(recipe.read_text())
-    build_cli(["fit", "--config", str(recipe), "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-               "--trainer.accelerator", "cpu"])
+    config = load_recipe(name)
+    with tempfile.TemporaryDirectory() as folder:
+        merged = Path(folder) / f"{name}.yaml"
+        merged.write_text(yaml.safe_dump(config, sort_keys=False))
+        build_cli(["fit", "--config", str(merged), "--trainer.logger", "false", "--trainer.enable_progress_bar",
+                   "false", "--trainer.accelerator", "cpu"])
     folder = ROOT / "results" / "zoo" / name / "checkpoints"
     checkpoint = folder / "best.ckpt" if (folder / "best.ckpt").is_file() else folder / "last.ckpt"
     model = load_detector(checkpoint)

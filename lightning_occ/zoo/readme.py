@@ -23,7 +23,7 @@ lightning-occ fit --config configs/ocsdf/digits_cur.yaml --data.init_args.normal
     --model.init_args.pretrained zoo:ocsdf-digits-cur           # fine-tune on another scenario
 ```
 
-Every entry was trained by its recipe (`zoo/recipes/NAME.yaml`, a `lightning-occ fit` config) with
+Every entry was trained by its recipe (`zoo/recipes/NAME.yaml`: a config from `configs/` plus overrides) with
 `python zoo/build.py NAME`, on CPU, and evaluated on the test split of its recorded scenario. The
 AUROC columns are those measurements; the test suite re-evaluates every entry and must reproduce them
 to 1e-4. Certified AUROC is at the radii listed (l2, input units): from the Lipschitz bound for OCSDF and
