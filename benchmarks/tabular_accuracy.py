@@ -19,6 +19,7 @@ from sklearn.svm import OneClassSVM
 from lightning_occ.data import TabularDataModule
 from lightning_occ.models import OCSDF, KNNDetector
 from lightning_occ.utils.trainers import quiet_trainer
+from configs import model_from_config  # benchmarks/ is on sys.path when run as a script
 
 RADII = [0.25, 0.5, 1.0]
 
@@ -49,8 +50,8 @@ def main() -> None:
     for seed in args.seeds:
         L.seed_everything(seed, verbose=False)
         dm = TabularDataModule("breast_cancer", seed=seed)
-        model = OCSDF(width=512, depth=4, warmup_epochs=args.epochs // 9, epsilons=RADII,
-                      lr_final=args.lr_final, lam=args.lam, negative_std_scale=args.std_scale)
+        model = model_from_config("ocsdf/breast_cancer.yaml", warmup_epochs=args.epochs // 9, epsilons=RADII,
+                                  lr_final=args.lr_final, lam=args.lam, negative_std_scale=args.std_scale)
         with tempfile.TemporaryDirectory() as folder:
             fit = trainer(args.epochs, None if args.last else folder, args.val_every)
             fit.fit(model, datamodule=dm)

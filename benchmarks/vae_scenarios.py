@@ -14,8 +14,9 @@ import statistics
 import lightning as L
 
 from lightning_occ.data import ScenarioDataModule
-from lightning_occ.models import CompactVAE, KNNDetector
+from lightning_occ.models import KNNDetector
 from lightning_occ.utils.trainers import quiet_trainer
+from configs import model_from_config  # benchmarks/ is on sys.path when run as a script
 
 RADII = [0.1, 0.25, 0.5]
 MNIST_RADII = [8 / 255, 16 / 255, 36 / 255]
@@ -43,7 +44,7 @@ def main() -> None:
             dm = ScenarioDataModule(args.dataset, normal=normal, seed=seed, batch_size=64 if args.dataset == "digits" else 128)
             for latent in LATENTS:
                 L.seed_everything(seed, verbose=False)
-                model = CompactVAE(latent=latent, latent_dim=8, hidden=256, epsilons=radii)
+                model = model_from_config("vae/digits_cur.yaml", latent=latent, epsilons=radii)
                 trainer(args.epochs).fit(model, datamodule=dm)
                 for score in SCORES:
                     model.score_name = score

@@ -19,7 +19,12 @@ from lightning_occ.core.checkpoints import load_checkpoint
 from lightning_occ.core.detector import DETECTOR_CLASS_KEY, AnomalyDetector
 from lightning_occ.errors import CheckpointError, UserError
 from lightning_occ.callbacks.report import CertifiedReport
-from lightning_occ.utils.tracking import check_strategy_name, check_wandb_ready
+from lightning_occ.utils.tracking import (
+    check_logger_extras,
+    check_requested_logger_extras,
+    check_strategy_name,
+    check_wandb_ready,
+)
 from lightning_occ.trainer import OCCTrainer
 from lightning_occ.zoo import commands as zoo_commands
 from lightning_occ.zoo.registry import ZOO_PREFIX
@@ -51,6 +56,7 @@ class LightningOCCCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
         check_strategy_name(config.get("trainer", {}).get("strategy"))
+        check_logger_extras(config.get("trainer", {}).get("logger"))
 
     def _parse_ckpt_path(self) -> None:
         """Read ``--ckpt_path`` safely before LightningCLI reads its hyper-parameters: a file with pickled
@@ -125,6 +131,7 @@ def main(args: Any = None) -> None:
     try:
         # parsed from sys.argv, so LightningCLI does not warn about its `args` parameter
         sys.argv = [*(original[:1] or ["lightning-occ"]), *resolve_zoo_arguments(argv)]
+        check_requested_logger_extras(sys.argv[1:])
         build_cli()
     except user_errors() as error:
         remove_empty_run_folders(logs_before)

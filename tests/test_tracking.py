@@ -1,5 +1,6 @@
 """W&B logging read back from an offline run, fail-fast checks for online W&B and strategy names."""
 
+import os
 import socket
 from pathlib import Path
 
@@ -59,3 +60,28 @@ def test_online_wandb_without_network_fails_fast(tmp_path, monkeypatch):
 def test_unknown_strategy_lists_the_valid_ones():
     with pytest.raises(ValueError, match=r"Unknown strategy 'ddpp'.*ddp, .*ddp_spawn"):
         build_cli(["fit", *KNN, "--trainer.strategy", "ddpp"])
+
+
+def test_a_wandb_logger_without_wandb_installed_names_the_extra(tmp_path):
+    """A real interpreter in which `import wandb` fails (a meta-path finder refuses it), as after
+    `pip install lightning-occ` without the [wandb] extra."""
+    import subprocess
+    import sys
+
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class NoWandb:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'wandb' or name.startswith('wandb.'):\n"
+        "            raise ModuleNotFoundError(\"No module named 'wandb'\")\n"
+        "sys.meta_path.insert(0, NoWandb())\n")
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run(
+        [sys.executable, "-m", "lightning_occ", "fit", "--config", str(root / "configs/knn/breast_cancer.yaml"),
+         "--config", str(root / "configs/logger/wandb.yaml"), "--trainer.default_root_dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": f"{tmp_path}:{root}"},
+        timeout=300)
+    assert run.returncode == 2, run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.startswith("lightning-occ: error")]
+    assert len(lines) == 1 and "pip install 'lightning-occ[wandb]'" in lines[0], run.stderr
+    assert "Traceback" not in run.stderr

@@ -31,8 +31,6 @@ class LipschitzConvNet(nn.Module):
         input_shape: ``(C, H, W)`` of the inputs (the layers' bounds depend on H and W).
         channels: output channels per stage (even, for GroupSort2).
         convs_per_stage: convolutions per stage, one number for all stages or one per stage.
-        input_scale: a fixed factor applied to the input inside the network (e.g. to normalise
-            pixel values); it enters :meth:`lipschitz_bound`.
         head: ``flatten`` (an isometry, then a unit-norm dense layer; keeps input gradients large)
             or ``global_pool`` (the paper's scaled global average pooling).
 
@@ -49,7 +47,6 @@ class LipschitzConvNet(nn.Module):
         input_shape: Sequence[int],
         channels: Sequence[int] = (32, 64, 128),
         convs_per_stage: int | Sequence[int] = 2,
-        input_scale: float = 1.0,
         head: str = "flatten",
     ) -> None:
         super().__init__()
@@ -61,7 +58,6 @@ class LipschitzConvNet(nn.Module):
         if len(counts) != len(channels) or min(counts) < 1:
             raise ValueError("convs_per_stage needs one positive count per stage.")
         self.input_shape = tuple(int(d) for d in input_shape)
-        self.input_scale = float(input_scale)
         size = self.input_shape[1:]
         in_channels = self.input_shape[0]
         layers: list[nn.Module] = []
@@ -84,7 +80,7 @@ class LipschitzConvNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         check_image_shape(x, self.input_shape)
-        return self.layers(x * self.input_scale).squeeze(1)
+        return self.layers(x).squeeze(1)
 
     def constrained_layers(self) -> list[ProjectedConv2d | FrobeniusLinear]:
         return [m for m in self.layers if isinstance(m, (ProjectedConv2d, FrobeniusLinear))]
@@ -98,11 +94,11 @@ class LipschitzConvNet(nn.Module):
     def lipschitz_bound(self) -> float:
         """Proven l2 Lipschitz constant of ``forward``.
 
-        Proof: ``forward`` composes the input scaling (constant ``|input_scale|``), convolutions
+        Proof: ``forward`` composes convolutions
         (each bounded by :func:`~lightning_occ.nn.lipschitz_conv.conv_operator_norm_bound`, biases do
         not change a constant), GroupSort2 (a permutation on each linear piece: 1), scaled average
         pools (1, see :class:`ScaledAvgPool2d`), the head (flatten: an isometry; the scaled global
         pool: 1) and a dense layer
         (its exact spectral norm). Constants multiply under composition.
         """
-        return abs(self.input_scale) * math.prod(layer.lipschitz_bound() for layer in self.constrained_layers())
+        return math.prod(layer.lipschitz_bound() for layer in self.constrained_layers())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import netrc
 import os
 import socket
@@ -12,11 +13,65 @@ from lightning.pytorch.strategies import StrategyRegistry
 
 from lightning_occ.errors import UserError
 
-__all__ = ["TrackingError", "check_strategy_name", "check_wandb_ready"]
+__all__ = ["TrackingError", "check_logger_extras", "check_requested_logger_extras", "check_strategy_name", "check_wandb_ready"]
+
+LOGGER_EXTRAS = {"WandbLogger": ("wandb", "wandb"), "TensorBoardLogger": ("tensorboard", "tensorboard")}
+"""Logger class name: (the module it needs, the lightning-occ extra that installs it)."""
 
 
 class TrackingError(UserError, RuntimeError):
     """A logger that cannot log (no API key, no network): the message says how to fix it."""
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _logger_class_names(logger: object) -> list[str]:
+    """The class names a ``--trainer.logger`` value asks for (a class path, a dict, a list of them)."""
+    if isinstance(logger, (list, tuple)):
+        return [name for item in logger for name in _logger_class_names(item)]
+    class_path = logger.get("class_path") if isinstance(logger, dict) else getattr(logger, "class_path", logger)
+    return [class_path.rsplit(".", 1)[-1]] if isinstance(class_path, str) else []
+
+
+def check_logger_extras(logger: object) -> None:
+    """Raise, naming the extra to install, when the configured logger's package is missing.
+
+    Example:
+        >>> check_logger_extras({"class_path": "lightning.pytorch.loggers.CSVLogger"}) is None
+        True
+    """
+    for name in _logger_class_names(logger):
+        module, extra = LOGGER_EXTRAS.get(name, (None, None))
+        if module is not None and not _importable(module):
+            raise UserError(f"The {name} logger needs the `{module}` package, which is not installed: "
+                            f"pip install 'lightning-occ[{extra}]' (or use lightning.pytorch.loggers.CSVLogger).")
+
+
+def check_requested_logger_extras(argv: list[str]) -> None:
+    """:func:`check_logger_extras` for the loggers a command line asks for, read from its ``--config``
+    files and ``--trainer.logger`` values before the parser runs (the parser cannot read a logger's
+    arguments when the logger's package is missing, and its error would not say what to install)."""
+    requested: list[object] = []
+    for flag, value in zip(argv, argv[1:]):
+        if flag == "--config" and os.path.isfile(value):
+            import yaml
+
+            try:
+                config = yaml.safe_load(open(value).read()) or {}
+            except (OSError, yaml.YAMLError):
+                continue
+            trainer = config.get("trainer") if isinstance(config, dict) else None
+            if isinstance(trainer, dict) and trainer.get("logger") is not None:
+                requested.append(trainer["logger"])
+        elif flag == "--trainer.logger":
+            requested.append(value)
+    for logger in requested:
+        check_logger_extras(logger)
 
 
 def check_strategy_name(strategy: object) -> None:

@@ -191,7 +191,7 @@ class OCSDF(LazyNetworkDetector):
             scores = -self._float64_twin.network(net)(x64)
         radius = x64.flatten(1).norm(dim=1) + max(self.epsilons)
         plan = self._float64_twin.plan(net)
-        return scores, network_rounding_bound(plan, radius, torch.float64, getattr(net, "input_scale", 1.0))
+        return scores, network_rounding_bound(plan, radius, torch.float64)
 
     @property
     def lipschitz_bound(self) -> float:
