@@ -16,11 +16,12 @@ from lightning_occ.nn.lipschitz_conv import (
     check_image_shape,
 )
 from lightning_occ.nn.orthogonal import FrobeniusLinear
+from lightning_occ.nn.projected import ProjectedNetwork
 
 __all__ = ["LipschitzConvNet"]
 
 
-class LipschitzConvNet(nn.Module):
+class LipschitzConvNet(ProjectedNetwork):
     """Stages of ``convs_per_stage`` x (3x3 conv, GroupSort2), scaled 2x2 pooling between stages,
     then a head (flatten or scaled global average pooling) and a unit-norm dense output:
     ``(N, C, H, W) -> (N,)``.
@@ -41,6 +42,8 @@ class LipschitzConvNet(nn.Module):
         >>> net.lipschitz_bound() <= 1 + 1e-4
         True
     """
+
+    constrained_types = (ProjectedConv2d, FrobeniusLinear)
 
     def __init__(
         self,
@@ -81,15 +84,6 @@ class LipschitzConvNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         check_image_shape(x, self.input_shape)
         return self.layers(x).squeeze(1)
-
-    def constrained_layers(self) -> list[ProjectedConv2d | FrobeniusLinear]:
-        return [m for m in self.layers if isinstance(m, (ProjectedConv2d, FrobeniusLinear))]
-
-    @torch.no_grad()
-    def project_(self, tol: float = 1e-6, max_iter: int = 1) -> None:
-        """Rescale every layer to norm ~1 (cheap estimate) or, with ``max_iter > 1``, <= 1 proven."""
-        for layer in self.constrained_layers():
-            layer.project_(tol, max_iter)
 
     def lipschitz_bound(self) -> float:
         """Proven l2 Lipschitz constant of ``forward``.

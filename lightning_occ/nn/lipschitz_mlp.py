@@ -9,11 +9,12 @@ from torch import Tensor, nn
 
 from lightning_occ.nn.activations import FullSort, GroupSort
 from lightning_occ.nn.orthogonal import FrobeniusLinear, OrthogonalLinear
+from lightning_occ.nn.projected import ProjectedNetwork
 
 __all__ = ["LipschitzMLP"]
 
 
-class LipschitzMLP(nn.Module):
+class LipschitzMLP(ProjectedNetwork):
     """Dense network ``R^d -> R`` whose l2 Lipschitz constant is at most the product of its layers'.
 
     Hidden layers are :class:`OrthogonalLinear` followed by a sorting activation, the output layer
@@ -34,6 +35,8 @@ class LipschitzMLP(nn.Module):
         True
     """
 
+    constrained_types = (OrthogonalLinear, FrobeniusLinear)
+
     def __init__(self, in_features: int, width: int = 512, depth: int = 4, activation: str = "fullsort") -> None:
         super().__init__()
         activations = {"fullsort": FullSort, "groupsort2": lambda: GroupSort(2)}
@@ -49,15 +52,6 @@ class LipschitzMLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.layers(x.flatten(1)).squeeze(1)
-
-    def constrained_layers(self) -> list[OrthogonalLinear | FrobeniusLinear]:
-        return [m for m in self.layers if isinstance(m, (OrthogonalLinear, FrobeniusLinear))]
-
-    @torch.no_grad()
-    def project_(self, tol: float = 1e-6, max_iter: int = 1) -> None:
-        """Re-project every weight onto its constraint set; one iteration suits each optimiser step."""
-        for layer in self.constrained_layers():
-            layer.project_(tol, max_iter)
 
     def lipschitz_bound(self) -> float:
         """Proven l2 Lipschitz constant of ``forward``.

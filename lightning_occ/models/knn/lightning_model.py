@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from lightning_occ.core.batch import AnomalyBatch
-from lightning_occ.core.detector import AnomalyDetector
-from lightning_occ.core.protocol import AnomalyDataModule, attached_datamodule
+from lightning_occ.core.fitted import FittedDetector
 from lightning_occ.nn.nearest import knn_mean_distance, knn_relative_error
 
 __all__ = ["KNNDetector"]
 
 
-class KNNDetector(AnomalyDetector):
+class KNNDetector(FittedDetector):
     """Anomaly score = mean l2 distance to the k nearest training points.
 
     Scores are float64 and free of cancellation (:func:`lightning_occ.nn.nearest.exact_knn`): a fast
@@ -38,17 +35,21 @@ class KNNDetector(AnomalyDetector):
         tensor([2.], dtype=torch.float64)
     """
 
+    fitted_buffers = ("bank",)
+
     def __init__(self, k: int = 5, epsilons: Sequence[float] = (0.25, 0.5, 1.0)) -> None:
-        super().__init__(epsilons)
+        super().__init__(epsilons=epsilons)
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}.")
         self.save_hyperparameters()
         self.register_buffer("bank", torch.empty(0, 0))
-        self._seen: list[Tensor] = []
-        self.automatic_optimization = False
-        # DistributedDataParallel refuses modules without a trainable parameter; this one is never
-        # used by the score (so `lightning-occ fit --trainer.strategy ddp` works for kNN too).
-        self.ddp_anchor = nn.Parameter(torch.zeros(()))
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.bank.numel() > 0
+
+    def fit_data(self, features: Tensor) -> None:
+        self.fit_bank(features)
 
     def fit_bank(self, features: Tensor) -> None:
         """Store the (flattened) training features as the memory bank."""
@@ -81,30 +82,3 @@ class KNNDetector(AnomalyDetector):
         k-Lipschitz and a minimum of k-Lipschitz functions is k-Lipschitz. Dividing by k gives 1.
         """
         return 1.0
-
-    def on_fit_start(self) -> None:
-        """Build the bank from the DataModule's full training set (identical on every process), before
-        the sanity-check validation runs."""
-        super().on_fit_start()
-        datamodule = attached_datamodule(self)
-        if isinstance(datamodule, AnomalyDataModule):
-            self.fit_bank(datamodule.train_features())
-
-    def training_step(self, batch: Any, batch_idx: int) -> None:
-        if self.bank.numel() == 0:
-            self._seen.append(AnomalyBatch.of(batch).input.detach().flatten(1))
-
-    def on_train_epoch_end(self) -> None:
-        if self._seen:
-            self.fit_bank(torch.cat(self._seen))
-            self._seen = []
-
-    def configure_optimizers(self) -> Any:
-        return None
-
-    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
-        state_dict.setdefault(prefix + "ddp_anchor", torch.zeros(()))  # checkpoints from before the anchor
-        bank = state_dict.get(prefix + "bank")
-        if bank is not None:
-            self.bank = torch.empty_like(bank, device=self.bank.device)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

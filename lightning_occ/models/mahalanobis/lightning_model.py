@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import torch
 from sklearn.covariance import LedoitWolf, ShrunkCovariance
-from torch import Tensor, nn
+from torch import Tensor
 
-from lightning_occ.core.batch import AnomalyBatch
 from lightning_occ.core.card import MethodCard
-from lightning_occ.core.detector import AnomalyDetector
-from lightning_occ.core.protocol import AnomalyDataModule, attached_datamodule
+from lightning_occ.core.fitted import FittedDetector
 from lightning_occ.nn.rounding import gamma, matmul_unit_roundoff, unit_roundoff
 
 __all__ = ["MahalanobisDetector"]
 
 
-class MahalanobisDetector(AnomalyDetector):
+class MahalanobisDetector(FittedDetector):
     """Anomaly score = Mahalanobis distance ``||W (x - mu)||`` to the normal training data.
 
     ``mu`` is the training mean and ``W = Sigma^(-1/2)`` whitens a shrunk covariance
@@ -45,16 +42,22 @@ class MahalanobisDetector(AnomalyDetector):
                             "A well-conditioned estimator for large-dimensional covariance matrices, 2004",
                       url="https://doi.org/10.1016/S0047-259X(03)00096-4")
 
+    fitted_buffers = ("mean", "whitening")
+
     def __init__(self, shrinkage: float | None = None, epsilons: Sequence[float] = (0.25, 0.5, 1.0)) -> None:
-        super().__init__(epsilons)
+        super().__init__(epsilons=epsilons)
         if shrinkage is not None and not 0.0 <= shrinkage <= 1.0:
             raise ValueError(f"shrinkage must be in [0, 1] (or None for Ledoit-Wolf), got {shrinkage}.")
         self.save_hyperparameters()
         self.register_buffer("mean", torch.empty(0, dtype=torch.float64))
         self.register_buffer("whitening", torch.empty(0, 0, dtype=torch.float64))
-        self._seen: list[Tensor] = []
-        self.automatic_optimization = False
-        self.ddp_anchor = nn.Parameter(torch.zeros(()))  # DDP refuses modules without a trainable parameter
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.whitening.numel() > 0
+
+    def fit_data(self, features: Tensor) -> None:
+        self.fit_statistics(features)
 
     @torch.no_grad()
     def fit_statistics(self, features: Tensor) -> None:
@@ -115,28 +118,3 @@ class MahalanobisDetector(AnomalyDetector):
         frobenius = float(self.whitening.norm()) * (1 + g)
         radius = centred.norm(dim=1) * (1 + 2 * g) + max(self.epsilons)
         return scores, (radius * (g * (a + 2 * frobenius) * (1 + g) + g * a)).detach()
-
-    def on_fit_start(self) -> None:
-        """Estimate the statistics from the DataModule's full training set (identical on every process)."""
-        super().on_fit_start()
-        datamodule = attached_datamodule(self)
-        if isinstance(datamodule, AnomalyDataModule):
-            self.fit_statistics(datamodule.train_features())
-
-    def training_step(self, batch: Any, batch_idx: int) -> None:
-        if self.whitening.numel() == 0:
-            self._seen.append(AnomalyBatch.of(batch).input.detach().flatten(1))
-
-    def on_train_epoch_end(self) -> None:
-        if self._seen:
-            self.fit_statistics(torch.cat(self._seen))
-            self._seen = []
-
-    def configure_optimizers(self) -> Any:
-        return None
-
-    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
-        for name in ("mean", "whitening"):
-            if prefix + name in state_dict:
-                setattr(self, name, torch.empty_like(state_dict[prefix + name], device=getattr(self, name).device))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
