@@ -79,7 +79,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_reader_sees_the_imports_it_should():
     graph = import_graph()
-    assert "lightning_occ.core.detector" in graph["lightning_occ.models.knn.lightning_model"]
+    assert "lightning_occ.core.fitted" in graph["lightning_occ.models.knn.lightning_model"]
     assert "lightning_occ.zoo" in graph["lightning_occ.callbacks.pretrained"]  # a package's name resolves to it
 
 
