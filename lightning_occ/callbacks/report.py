@@ -28,7 +28,15 @@ def format_table(evaluation: Evaluation, title: str = "") -> str:
     lines = [title] if title else []
     lines.append(f"{evaluation.stage} set: {n_normal} normal, {n_anomalies} anomalous samples")
     lines.append(f"Certificate: {evaluation.certificate}" if certified else "Certificate: none")
+    if evaluation.threshold is not None and evaluation.decisions is not None:
+        d = evaluation.decisions
+        lines.append(f"Decision threshold {evaluation.threshold:.6g} ({evaluation.threshold_rule or 'set by hand'}): "
+                     f"precision {d['precision']:.4f}, recall {d['recall']:.4f}, F1 {d['f1']:.4f}, FPR {d['fpr']:.4f}")
+    else:
+        lines.append("Decision threshold: none (fit with a validation split, or set one with set_threshold)")
     curves = {"certified AUROC": evaluation.certified, **evaluation.other_curves}
+    if evaluation.certified_accuracy is not None:
+        curves["certified accuracy"] = evaluation.certified_accuracy
     header = "  radius eps | " + " | ".join(f"{name:>15}" for name in curves)
     lines += ["", header, "  " + "-" * (len(header) - 2)]
     for k, eps in enumerate(evaluation.epsilons):

@@ -66,7 +66,11 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDete
                "certificate": evaluation.certificate,
                "other_curves": {k: v.tolist() for k, v in evaluation.other_curves.items()},
                "n_samples": evaluation.target.numel(), "n_anomalies": int(evaluation.target.sum()),
-               "max_score_rounding_error": evaluation.score_error, "input_gradient_norm": evaluation.gradient_norms}
+               "max_score_rounding_error": evaluation.score_error, "input_gradient_norm": evaluation.gradient_norms,
+               "threshold": evaluation.threshold, "threshold_rule": evaluation.threshold_rule,
+               "decisions": evaluation.decisions,
+               "certified_accuracy": None if evaluation.certified_accuracy is None
+               else evaluation.certified_accuracy.tolist()}
     attacked = evaluation.other_curves.get(ATTACKED_CURVE)
     if attacked is not None and evaluation.certificate is not None:  # how loose the certificate is
         results["attacked_minus_certified"] = {f"{eps:g}": float(a) - float(c) for eps, a, c in zip(

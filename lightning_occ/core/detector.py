@@ -11,23 +11,28 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import lightning as L
+import torch
 from torch import Tensor
 
 from lightning_occ.core.batch import AnomalyBatch
 from lightning_occ.core.card import MethodCard
 from lightning_occ.core.evaluation import Evaluation, EvaluationListener
 from lightning_occ.metrics import CertifiedAUROC
+from lightning_occ.metrics.decisions import certified_accuracy, certified_decision_radius, decision_metrics
 from lightning_occ.nn.rounding import Float64Twin
 
 __all__ = ["DETECTOR_CLASS_KEY", "AnomalyDetector"]
 
 DETECTOR_CLASS_KEY = "lightning_occ_detector_class"
 """Checkpoint key naming the detector's class, so a checkpoint alone can be loaded back."""
+THRESHOLD_RULE_KEY = "lightning_occ_threshold_rule"
+"""Checkpoint key holding how the decision threshold was chosen, in words."""
 
 
 class AnomalyDetector(L.LightningModule, ABC):
@@ -55,6 +60,36 @@ class AnomalyDetector(L.LightningModule, ABC):
         self.val_certified = CertifiedAUROC(radii)
         self.test_certified = CertifiedAUROC(radii)
         self._float64_twin = Float64Twin()
+        self.register_buffer("decision_threshold", torch.tensor(float("nan"), dtype=torch.float64))
+        self.threshold_rule: str | None = None
+
+    @property
+    def threshold(self) -> float | None:
+        """The decision threshold (``score > threshold`` flags an anomaly), or None when none was chosen;
+        set with :meth:`set_threshold` (the :class:`~lightning_occ.callbacks.Threshold` callback does
+        it from validation data) and saved in checkpoints."""
+        value = float(self.decision_threshold)
+        return value if math.isfinite(value) else None
+
+    def set_threshold(self, value: float, rule: str = "set by hand") -> None:
+        if not math.isfinite(value):
+            raise ValueError(f"A decision threshold must be a finite number, got {value}.")
+        self.decision_threshold.fill_(float(value))
+        self.threshold_rule = rule
+
+    def decide(self, x: Tensor) -> dict[str, Tensor]:
+        """Score a batch and, with a threshold, decide: ``score``, ``decision`` (1 = anomaly) and, for a
+        Lipschitz detector, ``certified_radius``: the l2 radius within which no perturbation flips the
+        decision (capped at the largest radius in ``epsilons``, the ball its rounding bound covers)."""
+        scores, error = self.certified_scores(x)
+        out = {"score": scores}
+        threshold, bound = self.threshold, self.lipschitz_bound
+        if threshold is not None:
+            out["decision"] = (scores > threshold).long()
+            if bound is not None:
+                radius = certified_decision_radius(scores, threshold, bound, error)
+                out["certified_radius"] = radius.clamp(max=max(self.epsilons))
+        return out
 
     @abstractmethod
     def score(self, x: Tensor) -> Tensor:
@@ -89,6 +124,15 @@ class AnomalyDetector(L.LightningModule, ABC):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[DETECTOR_CLASS_KEY] = f"{type(self).__module__}.{type(self).__qualname__}"
+        checkpoint[THRESHOLD_RULE_KEY] = self.threshold_rule
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.threshold_rule = checkpoint.get(THRESHOLD_RULE_KEY)
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        # checkpoints and zoo weights from before thresholds existed have none
+        state_dict.setdefault(prefix + "decision_threshold", torch.tensor(float("nan"), dtype=torch.float64))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def on_fit_start(self) -> None:
         if self.pretrained and not self.pretrained_loaded and self.trainer.ckpt_path is None:
@@ -112,8 +156,9 @@ class AnomalyDetector(L.LightningModule, ABC):
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self.evaluation_step(self.test_certified, AnomalyBatch.of(batch))
 
-    def predict_step(self, batch: Any, batch_idx: int) -> Tensor:
-        return self.score(AnomalyBatch.of(batch).input)
+    def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
+        """:meth:`decide` on the batch's inputs (what ``lightning-occ predict`` writes, one row per input)."""
+        return self.decide(AnomalyBatch.of(batch).input)
 
     def on_validation_epoch_end(self) -> None:
         if not self.trainer.sanity_checking:
@@ -132,9 +177,17 @@ class AnomalyDetector(L.LightningModule, ABC):
                                "rounding bound; see the floating-point policy in lightning_occ.nn.rounding.")
         certified = metric.compute().cpu()
         scores, target, error = metric.gathered()
-        return Evaluation(stage, scores.cpu(), target.cpu(), self.epsilons, certified, bound,
-                          self.certificate_description(),
-                          score_error=None if error is None else float(error.max()))
+        evaluation = Evaluation(stage, scores.cpu(), target.cpu(), self.epsilons, certified, bound,
+                                self.certificate_description(),
+                                score_error=None if error is None else float(error.max()))
+        threshold = self.threshold
+        if threshold is not None:
+            evaluation.threshold, evaluation.threshold_rule = threshold, self.threshold_rule
+            evaluation.decisions = decision_metrics(scores, target, threshold)
+            if bound is not None:
+                evaluation.certified_accuracy = certified_accuracy(scores, target, threshold, self.epsilons, bound,
+                                                                   error).cpu()
+        return evaluation
 
     def _finish_evaluation(self, stage: str, metric: CertifiedAUROC) -> None:
         evaluation = self.compute_evaluation(stage, metric)

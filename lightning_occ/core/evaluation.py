@@ -35,6 +35,11 @@ class Evaluation:
             (see :mod:`lightning_occ.nn.rounding`).
         gradient_norms: input-gradient norms of the certified score on test data
             (:mod:`lightning_occ.utils.diagnostics`).
+        threshold: the decision threshold (chosen on validation data), else None.
+        threshold_rule: how it was chosen, in words.
+        decisions: precision, recall, F1 and FPR of ``score > threshold``.
+        certified_accuracy: per radius, the share of decisions correct and certified (Lipschitz
+            detectors with a threshold), shape (K,).
     """
 
     stage: str
@@ -49,6 +54,10 @@ class Evaluation:
     other_curves: dict[str, Tensor] = field(default_factory=dict)
     score_error: float | None = None
     gradient_norms: dict[str, float] | None = None
+    threshold: float | None = None
+    threshold_rule: str | None = None
+    decisions: dict[str, float] | None = None
+    certified_accuracy: Tensor | None = None
 
     @property
     def auroc(self) -> float:
@@ -65,6 +74,12 @@ class Evaluation:
         if self.is_certified:
             for eps, value in zip(self.epsilons[1:], self.certified[1:].tolist()):
                 out[f"{self.stage}/certified_auroc@{eps:g}"] = value
+        for name, value in (self.decisions or {}).items():
+            out[f"{self.stage}/{name}"] = value
+        if self.certified_accuracy is not None:
+            out[f"{self.stage}/accuracy"] = float(self.certified_accuracy[0])
+            for eps, value in zip(self.epsilons[1:], self.certified_accuracy[1:].tolist()):
+                out[f"{self.stage}/certified_accuracy@{eps:g}"] = value
         return out
 
 
