@@ -138,3 +138,12 @@ def test_a_garbage_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="Cannot read .*garbage.ckpt as a checkpoint") as raised:
         load_checkpoint(path)
     assert "weights_only=False" not in str(raised.value)  # no advice to run untrusted code
+
+
+def test_an_intact_cache_is_used_as_it_is_even_with_unset_nan_buffers(capsys):
+    first = lo.zoo.checkpoint_path("ocsdf-breast-cancer")  # its median_train_f buffer is NaN
+    capsys.readouterr()
+    written = first.stat().st_mtime_ns
+    assert lo.zoo.checkpoint_path("ocsdf-breast-cancer") == first
+    assert "rebuilt" not in capsys.readouterr().err
+    assert first.stat().st_mtime_ns == written

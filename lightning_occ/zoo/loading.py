@@ -75,9 +75,24 @@ def _cached_checkpoint_problem(path: Path, entry: ZooEntry, state: dict[str, tor
         return "holds other tensors than the verified weights"
     for key, tensor in state.items():
         other = weights[key]
-        if not (isinstance(other, torch.Tensor) and other.dtype == tensor.dtype and torch.equal(other, tensor)):
+        if not (isinstance(other, torch.Tensor) and identical(other, tensor)):
             return f"differs from the verified weights (tensor {key!r})"
     return None
+
+
+def identical(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Same dtype, shape and values, NaN equal to NaN (an unset buffer such as OCSDF's ``median_train_f``).
+
+    Example:
+        >>> identical(torch.tensor([float("nan"), 1.0]), torch.tensor([float("nan"), 1.0]))
+        True
+    """
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if not a.is_floating_point():
+        return torch.equal(a, b)
+    missing = torch.isnan(a)
+    return torch.equal(missing, torch.isnan(b)) and torch.equal(a[~missing], b[~missing])
 
 
 def _hyper_parameters(entry: ZooEntry) -> dict[str, Any]:
