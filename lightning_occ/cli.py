@@ -18,6 +18,7 @@ from lightning_occ import zoo
 from lightning_occ.core.checkpoints import load_checkpoint
 from lightning_occ.core.detector import DETECTOR_CLASS_KEY, AnomalyDetector
 from lightning_occ.errors import CheckpointError, UserError
+from lightning_occ.callbacks.predictions import PredictionWriter
 from lightning_occ.callbacks.report import CertifiedReport
 from lightning_occ.callbacks.threshold import Threshold
 from lightning_occ.utils.tracking import (
@@ -54,6 +55,7 @@ class LightningOCCCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_lightning_class_args(CertifiedReport, "report")
         parser.add_lightning_class_args(Threshold, "threshold")
+        parser.add_lightning_class_args(PredictionWriter, "predictions")
 
     def before_instantiate_classes(self) -> None:
         config = self.config.get(self.subcommand, self.config) if self.subcommand else self.config

@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from lightning_occ.core.batch import collate_anomaly_batch
 from lightning_occ.data.distributed import evaluation_loader
 from lightning_occ.data.sampling import EpochSeededSampler
+from lightning_occ.data.unlabelled import UnlabelledDataset
 
 __all__ = ["AnomalyDataLoaders"]
 
@@ -19,7 +20,8 @@ class AnomalyDataLoaders:
     ``num_workers``, ``seed`` hyper-parameters.
 
     Training batches follow :class:`EpochSeededSampler` (resumable, global RNG untouched);
-    evaluation never pads under DDP (:func:`evaluation_loader`); ``predict`` uses the test set.
+    evaluation never pads under DDP (:func:`evaluation_loader`); ``predict`` reads ``predict_path``
+    (unlabelled inputs) when the DataModule has one, else the test split.
     """
 
     def train_dataloader(self) -> DataLoader:
@@ -47,4 +49,20 @@ class AnomalyDataLoaders:
         return evaluation_loader(self.test_dataset, self.hparams.batch_size, self.hparams.num_workers)
 
     def predict_dataloader(self) -> DataLoader:
+        """``predict_path``'s unlabelled inputs when given (see :meth:`unlabelled_inputs`), else the test split."""
+        if getattr(self.hparams, "predict_path", None):
+            self.predict_dataset = self.unlabelled_inputs(self.hparams.predict_path)
+            return evaluation_loader(self.predict_dataset, self.hparams.batch_size, self.hparams.num_workers)
+        self.setup()
+        self.predict_dataset = self.test_dataset
         return self.test_dataloader()
+
+    def unlabelled_inputs(self, path: str) -> UnlabelledDataset:
+        raise NotImplementedError(f"{type(self).__name__} cannot read unlabelled inputs for predict.")
+
+    def predict_ids(self) -> list[str]:
+        """One id per predicted input: file names or row numbers of ``predict_path``, else test-split row numbers."""
+        dataset = getattr(self, "predict_dataset", None)
+        if isinstance(dataset, UnlabelledDataset):
+            return dataset.ids
+        return [str(i) for i in range(len(dataset))] if dataset is not None else []

@@ -13,6 +13,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from lightning_occ.data.loaders import AnomalyDataLoaders
+from lightning_occ.data.unlabelled import UnlabelledDataset, read_image_folder
 from lightning_occ.data.scenarios import resolve_normal_classes
 from lightning_occ.data.vision_sources import ImageTable, load_images
 
@@ -57,6 +58,8 @@ class ScenarioDataModule(AnomalyDataLoaders, L.LightningDataModule):
         image_size: ``image_folder`` only: resize to ``image_size x image_size`` (default: keep the
             native size, which all images must then share).
         batch_size, num_workers, seed: as usual.
+        predict_path: a folder of images (no class sub-folders) for ``predict``; each must have the
+            training images' size (or be resized by ``image_size``) and channel count.
 
     Example:
         >>> dm = ScenarioDataModule("digits", normal="CUR")
@@ -76,6 +79,7 @@ class ScenarioDataModule(AnomalyDataLoaders, L.LightningDataModule):
         batch_size: int = 128,
         num_workers: int = 0,
         seed: int = 0,
+        predict_path: str | None = None,
     ) -> None:
         super().__init__()
         if not 0 < val_size < 1:
@@ -119,6 +123,9 @@ class ScenarioDataModule(AnomalyDataLoaders, L.LightningDataModule):
         self.train_dataset = ScenarioDataset(table.train_images[train_rows], is_anomaly[train_rows], labels[train_rows])
         self.val_dataset = ScenarioDataset(table.train_images[val_rows], is_anomaly[val_rows], labels[val_rows])
         self.test_dataset = ScenarioDataset(table.test_images, self._is_anomaly(table.test_labels), table.test_labels)
+
+    def unlabelled_inputs(self, path: str) -> UnlabelledDataset:
+        return read_image_folder(path, self.input_shape, self.hparams.image_size)
 
     def train_features(self) -> Tensor:
         """All training images in [0, 1], shape (N, C, H, W)."""

@@ -13,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from torch.utils.data import TensorDataset
 
 from lightning_occ.data.loaders import AnomalyDataLoaders
+from lightning_occ.data.unlabelled import UnlabelledDataset, read_unlabelled_table
 from lightning_occ.data.tabular_sources import check_finite, read_tabular
 
 __all__ = ["TabularDataModule"]
@@ -42,6 +43,8 @@ class TabularDataModule(AnomalyDataLoaders, L.LightningDataModule):
         batch_size: batch size of every loader.
         seed: seed of the split, the synthetic data and the training shuffle.
         num_workers: DataLoader workers.
+        predict_path: a ``.csv`` (header row; the label column, if present, is left out) or ``.npy``
+            table of unlabelled rows for ``predict``, scaled like the training rows.
 
     Example:
         >>> dm = TabularDataModule("breast_cancer", seed=0)
@@ -63,6 +66,7 @@ class TabularDataModule(AnomalyDataLoaders, L.LightningDataModule):
         batch_size: int = 128,
         seed: int = 0,
         num_workers: int = 0,
+        predict_path: str | None = None,
     ) -> None:
         super().__init__()
         if protocol not in ("one_class", "unsupervised"):
@@ -124,6 +128,11 @@ class TabularDataModule(AnomalyDataLoaders, L.LightningDataModule):
             TensorDataset(x[r], y[r]) for r in (train_rows, val_rows, test_rows)
         )
         self._setup_done = True
+
+    def unlabelled_inputs(self, path: str) -> UnlabelledDataset:
+        self.setup()
+        transform = self.scaler.transform if self.scaler is not None else None
+        return read_unlabelled_table(path, self.input_shape[0], [self.hparams.label_column or ""], transform)
 
     def train_features(self) -> torch.Tensor:
         """All training features (after scaling), e.g. to fit a memory bank or noise statistics."""
