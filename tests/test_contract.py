@@ -17,7 +17,7 @@ from lightning_occ.callbacks import EvaluationRecorder
 from lightning_occ.core import AnomalyDataModule, AnomalyDetector
 from lightning_occ.core.checkpoints import load_detector
 from lightning_occ.metrics.functional import exact_auroc
-from lightning_occ.models import CLAD, OCSDF, CompactVAE, KNNDetector, MahalanobisDetector
+from lightning_occ.models import CLAD, OCSDF, CompactVAE, KNNDetector, MahalanobisDetector, PyODDetector
 from tests.helpers.training import tiny_trainer
 from tests.helpers.user_data import BlobsDataModule
 
@@ -37,6 +37,8 @@ DETECTORS: dict[str, tuple[Callable[[], AnomalyDetector], tuple[int, ...], int]]
                           classifier_epochs=1, classifier="resnet18", classifier_kwargs={"channels": [4, 4, 4, 4]},
                           score_name="recon", epsilons=[0.05]), IMAGE, 3),
     "MahalanobisDetector": (lambda: MahalanobisDetector(epsilons=[0.05]), VECTOR, 1),
+    "PyODDetector-KNN": (lambda: PyODDetector("KNN", epsilons=[0.05]), VECTOR, 1),
+    "PyODDetector-LUNAR": (lambda: PyODDetector("LUNAR", {"n_epochs": 20}, epsilons=[0.05]), IMAGE, 1),
 }
 
 
