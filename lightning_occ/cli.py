@@ -42,8 +42,9 @@ class LightningOCCCLI(LightningCLI):
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
-        """Lightning's verbs plus ``certify`` (smoothing certificates for any trained detector)."""
-        return {**LightningCLI.subcommands(), "certify": {"model", "datamodule"}}
+        """Lightning's verbs plus ``certify`` (smoothing certificates for any trained detector) and ``export``
+        (ONNX or TorchScript score function with a sidecar)."""
+        return {**LightningCLI.subcommands(), "certify": {"model", "datamodule"}, "export": {"model", "datamodule"}}
 
     def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
         """``test`` and ``validate`` default to ``--verbose false``: the report prints the one table."""

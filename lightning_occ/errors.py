@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "MissingCheckpointError", "UnsafeCheckpointError", "UserError"]
+__all__ = ["CheckpointError", "ExportError", "MissingCheckpointError", "UnsafeCheckpointError", "UserError"]
 
 
 class UserError(Exception):
@@ -19,3 +19,7 @@ class UnsafeCheckpointError(CheckpointError):
 
 class MissingCheckpointError(CheckpointError, FileNotFoundError):
     """No file at the checkpoint path."""
+
+
+class ExportError(UserError, ValueError):
+    """A detector that cannot be exported in the asked format (the message says why and what instead)."""

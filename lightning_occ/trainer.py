@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 
@@ -12,6 +12,8 @@ from lightning_occ.certify import PercentileSmoothing, SmoothedDetector
 from lightning_occ.core.checkpoints import load_checkpoint, load_detector
 from lightning_occ.core.detector import AnomalyDetector
 from lightning_occ.core.evaluation import Evaluation
+from lightning_occ.export import export_detector
+from lightning_occ.export.files import DescribesPreprocessing
 
 __all__ = ["OCCTrainer"]
 
@@ -51,6 +53,36 @@ class OCCTrainer(L.Trainer):
         if weights_only is None:
             weights_only = not self.unsafe_load
         return super()._run(model, ckpt_path=ckpt_path, weights_only=weights_only)
+
+    def export(
+        self,
+        model: AnomalyDetector,
+        datamodule: L.LightningDataModule | None = None,
+        ckpt_path: str | None = None,
+        format: Literal["onnx", "torchscript"] = "onnx",
+        out_dir: str | None = None,
+    ) -> tuple[Path, Path]:
+        """Write the trained detector's score function as ONNX or TorchScript with a ``score.json`` sidecar.
+
+        Args:
+            model: the detector; its weights come from ``ckpt_path`` when given.
+            datamodule: the data it was trained on: its preprocessing goes into the sidecar.
+            ckpt_path: a checkpoint written by ``lightning-occ fit`` (or ``zoo:NAME``).
+            format: ``onnx`` (run with onnxruntime) or ``torchscript`` (``torch.jit.load``).
+            out_dir: the folder; default ``<default_root_dir>/export``.
+
+        Returns:
+            The model file and the sidecar.
+        """
+        detector = model
+        if ckpt_path is not None:
+            detector = load_detector(ckpt_path, default_class=type(model), unsafe_load=self.unsafe_load)
+        preprocessing = datamodule.preprocessing() if isinstance(datamodule, DescribesPreprocessing) else None
+        folder = Path(out_dir or Path(self.default_root_dir) / "export")
+        written = export_detector(detector, folder, format, preprocessing)
+        if self.is_global_zero:
+            print(f"Exported {type(detector).__name__} to " + ", ".join(str(p.resolve()) for p in written))
+        return written
 
     def certify(
         self,

@@ -18,11 +18,12 @@ from typing import Any, ClassVar
 
 import lightning as L
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from lightning_occ.core.batch import AnomalyBatch
 from lightning_occ.core.card import MethodCard
 from lightning_occ.core.evaluation import Evaluation, EvaluationListener
+from lightning_occ.errors import ExportError
 from lightning_occ.metrics import CertifiedAUROC
 from lightning_occ.metrics.decisions import certified_accuracy, certified_decision_radius, decision_metrics
 from lightning_occ.nn.rounding import Float64Twin
@@ -113,6 +114,13 @@ class AnomalyDetector(L.LightningModule, ABC):
     def attacked_score(self, x: Tensor) -> Tensor:
         """The function an attack should attack: the one the certificate is about."""
         return self.certified_scores(x)[0]
+
+    def export_module(self) -> nn.Module:
+        """A plain torch module computing :meth:`score` from a batch of inputs, traceable for ONNX and
+        TorchScript (no data-dependent control flow, no parametrisation); detectors that can be
+        exported override it."""
+        raise ExportError(f"{type(self).__name__} cannot be exported: it has no traceable score function. "
+                          "Export OCSDF, KNNDetector, CompactVAE or MahalanobisDetector, or serve the checkpoint.")
 
     def certificate_description(self) -> str | None:
         """How the certified AUROC is certified (shown in reports), or None when it is not."""

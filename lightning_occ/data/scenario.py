@@ -124,6 +124,11 @@ class ScenarioDataModule(AnomalyDataLoaders, L.LightningDataModule):
         self.val_dataset = ScenarioDataset(table.train_images[val_rows], is_anomaly[val_rows], labels[val_rows])
         self.test_dataset = ScenarioDataset(table.test_images, self._is_anomaly(table.test_labels), table.test_labels)
 
+    def preprocessing(self) -> dict[str, object]:
+        """How an image becomes a model input."""
+        return {"images": "channels first (C, H, W), pixel values / 255", "image_size": self.hparams.image_size,
+                "dataset": self.hparams.dataset}
+
     def unlabelled_inputs(self, path: str) -> UnlabelledDataset:
         return read_image_folder(path, self.input_shape, self.hparams.image_size)
 

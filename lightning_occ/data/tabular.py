@@ -129,6 +129,15 @@ class TabularDataModule(AnomalyDataLoaders, L.LightningDataModule):
         )
         self._setup_done = True
 
+    def preprocessing(self) -> dict[str, object]:
+        """How a raw row becomes a model input: the training rows' scaler, per feature."""
+        self.setup()
+        if self.scaler is None:
+            return {"features": self.feature_names, "standardize": None}
+        return {"features": self.feature_names,
+                "standardize": {"mean": self.scaler.mean_.tolist(), "scale": self.scaler.scale_.tolist()},
+                "formula": "(x - mean) / scale"}
+
     def unlabelled_inputs(self, path: str) -> UnlabelledDataset:
         self.setup()
         transform = self.scaler.transform if self.scaler is not None else None

@@ -12,11 +12,11 @@ relative float64 error :func:`knn_relative_error` (see :mod:`lightning_occ.nn.ro
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from lightning_occ.nn.rounding import gamma, matmul_unit_roundoff, unit_roundoff
 
-__all__ = ["exact_knn", "knn_mean_distance", "knn_relative_error"]
+__all__ = ["BankDistance", "exact_knn", "knn_mean_distance", "knn_relative_error"]
 
 EXTRA_CANDIDATES = 4  # enough on MNIST (every query separated); others fall back to the whole bank
 
@@ -118,3 +118,33 @@ def knn_relative_error(dimension: int, k: int) -> float:
     compose into ``gamma_{D+k+4}`` (Higham, Lemma 3.3).
     """
     return gamma(dimension + k + 4, unit_roundoff(torch.float64))
+
+
+class BankDistance(nn.Module):
+    """Mean l2 distance to the k nearest rows of a fixed bank, as one traceable graph (for export).
+
+    Float64 throughout, with the distances from ``|q|^2 + |b|^2 - 2 q.b``: in float64 the cancellation
+    costs about ``1e-16 |q|^2 / d`` on a distance d, far below the 1e-5 agreement an exported model
+    is held to (:func:`knn_mean_distance`, which inference uses, avoids it entirely). With
+    ``spacing``, the mean is divided by the nearest bank row's spacing (CompactVAE's normalised hole).
+
+    Example:
+        >>> BankDistance(torch.tensor([[0.0, 0.0], [1.0, 0.0]]), k=1)(torch.tensor([[0.0, 2.0]]))
+        tensor([2.], dtype=torch.float64)
+    """
+
+    def __init__(self, bank: Tensor, k: int, spacing: Tensor | None = None) -> None:
+        super().__init__()
+        self.k = int(k)
+        self.register_buffer("bank", bank.detach().to(torch.float64).clone())
+        self.register_buffer("bank_squared", self.bank.pow(2).sum(1))
+        self.register_buffer("spacing", None if spacing is None else spacing.detach().to(torch.float64).clone())
+
+    def forward(self, queries: Tensor) -> Tensor:
+        q = queries.flatten(1).to(torch.float64)
+        squared = (q.pow(2).sum(1, keepdim=True) + self.bank_squared - 2 * q @ self.bank.T).clamp_min(0)
+        nearest, indices = torch.topk(squared, self.k, dim=1, largest=False)
+        mean = nearest.sqrt().mean(1)
+        if self.spacing is None:
+            return mean
+        return mean / self.spacing[indices[:, 0]].clamp_min(1e-12)

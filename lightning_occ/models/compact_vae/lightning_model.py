@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from lightning_occ.data.subsets import first_items
 from lightning_occ.core.batch import AnomalyBatch
@@ -16,8 +16,9 @@ from lightning_occ.core.lazy import LazyNetworkDetector
 from lightning_occ.core.protocol import AnomalyDataModule, attached_datamodule
 from lightning_occ.metrics.plots import plot_latent_scatter, plot_reconstructions
 from lightning_occ.nn.conv_autoencoder import ConvDecoder, ConvGaussianEncoder
-from lightning_occ.nn.nearest import exact_knn, knn_mean_distance, knn_relative_error
+from lightning_occ.nn.nearest import BankDistance, exact_knn, knn_mean_distance, knn_relative_error
 from lightning_occ.nn.rounding import network_rounding_bound
+from lightning_occ.models.compact_vae.export import VAEScore
 from lightning_occ.models.compact_vae.torch_model import LipschitzEncoder, MLPDecoder, MLPEncoder, inverse_stereographic
 
 __all__ = ["CompactVAE"]
@@ -180,6 +181,18 @@ class CompactVAE(LazyNetworkDetector):
             return distances.mean(1) / self.bank_spacing[indices[:, 0]].clamp_min(1e-12)
         recon, kl, _ = self._terms(x, sample=False)
         return recon if self.score_name == "recon" else recon + kl
+
+    def export_module(self) -> nn.Module:
+        """The current ``score_name`` as one traceable module (:class:`VAEScore`)."""
+        shape = self.require_built()
+        bank = None
+        if self.score_name == "hole":
+            if self.bank.numel() == 0:
+                raise RuntimeError("The training-code bank is empty: fit the model before exporting it.")
+            spacing = self.bank_spacing if self.hparams.hole_normalized else None
+            bank = BankDistance(self.bank, self.hparams.k, spacing)
+        return VAEScore(self._require_encoder(), self.decoder, shape, self.hparams.latent == "sphere",
+                        self.score_name, bank)
 
     def _certified_hole(self) -> bool:
         return self.hparams.latent == "lipschitz" and self.score_name == "hole" and not self.hparams.hole_normalized

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from lightning_occ.core.fitted import FittedDetector
-from lightning_occ.nn.nearest import knn_mean_distance, knn_relative_error
+from lightning_occ.nn.nearest import BankDistance, knn_mean_distance, knn_relative_error
 
 __all__ = ["KNNDetector"]
 
@@ -65,6 +65,12 @@ class KNNDetector(FittedDetector):
         if x.shape[1] != self.bank.shape[1]:
             raise ValueError(f"KNNDetector was fitted on {self.bank.shape[1]} features, got {x.shape[1]}.")
         return knn_mean_distance(x, self.bank, self.hparams.k)
+
+    def export_module(self) -> nn.Module:
+        """The mean distance to the bank as one graph (:class:`~lightning_occ.nn.nearest.BankDistance`)."""
+        if not self.is_fitted:
+            raise RuntimeError("The kNN bank is empty: fit the detector before exporting it.")
+        return BankDistance(self.bank, self.hparams.k)
 
     def certified_scores(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Scores and their rounding bound over the largest radius's ball (see :mod:`lightning_occ.nn.rounding`):

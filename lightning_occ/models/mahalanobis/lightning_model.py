@@ -7,13 +7,25 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from sklearn.covariance import LedoitWolf, ShrunkCovariance
-from torch import Tensor
+from torch import Tensor, nn
 
 from lightning_occ.core.card import MethodCard
 from lightning_occ.core.fitted import FittedDetector
 from lightning_occ.nn.rounding import gamma, matmul_unit_roundoff, unit_roundoff
 
 __all__ = ["MahalanobisDetector"]
+
+
+class _Whitened(nn.Module):
+    """``||W (x - mu)||`` in float64, for export."""
+
+    def __init__(self, mean: Tensor, whitening: Tensor) -> None:
+        super().__init__()
+        self.register_buffer("mean", mean.detach().clone())
+        self.register_buffer("whitening", whitening.detach().clone())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ((x.flatten(1).to(torch.float64) - self.mean) @ self.whitening.T).norm(dim=1)
 
 
 class MahalanobisDetector(FittedDetector):
@@ -82,6 +94,11 @@ class MahalanobisDetector(FittedDetector):
         if x.shape[1] != self.mean.numel():
             raise ValueError(f"MahalanobisDetector was fitted on {self.mean.numel()} features, got {x.shape[1]}.")
         return x - self.mean
+
+    def export_module(self) -> nn.Module:
+        if not self.is_fitted:
+            raise RuntimeError("MahalanobisDetector is not fitted: fit it before exporting it.")
+        return _Whitened(self.mean, self.whitening)
 
     def score(self, x: Tensor) -> Tensor:
         return (self._centred(x) @ self.whitening.T).norm(dim=1)

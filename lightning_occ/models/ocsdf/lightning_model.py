@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from lightning_occ.core.batch import AnomalyBatch
 from lightning_occ.core.card import MethodCard
@@ -23,6 +23,17 @@ from lightning_occ.nn.rounding import conv_without_fast_transforms, network_roun
 __all__ = ["OCSDF"]
 
 NETWORKS = ("mlp", "orthoconv", "conv")
+
+
+class _NegatedNetwork(nn.Module):
+    """The anomaly score ``-f(x)`` of an OCSDF network, for export."""
+
+    def __init__(self, net: nn.Module, input_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.net, self.input_shape = net, input_shape
+
+    def forward(self, x: Tensor) -> Tensor:
+        return -self.net(x.reshape(x.shape[0], *self.input_shape))
 
 
 class OCSDF(LazyNetworkDetector):
@@ -204,6 +215,11 @@ class OCSDF(LazyNetworkDetector):
         every forward pass.
         """
         return self._float64_twin.network(self._require_net()).lipschitz_bound()
+
+    def export_module(self) -> nn.Module:
+        """``-f`` on inputs reshaped to ``input_shape``, with the exported network (plain layers)."""
+        self.export_()
+        return _NegatedNetwork(self._require_net(), self.require_built())
 
     @torch.no_grad()
     def export_(self) -> OCSDF:
