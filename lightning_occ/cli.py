@@ -130,6 +130,11 @@ def main(args: Any = None) -> None:
     if argv[:1] == ["zoo"]:
         zoo_commands.main(argv[1:])
         return
+    if argv[:1] == ["compare"]:
+        from lightning_occ.compare import main as compare_main
+
+        run_guarded(lambda: compare_main(argv[1:]))
+        return
     quiet_third_party_noise()
     original = sys.argv
     logs_before = run_folders()
@@ -145,6 +150,17 @@ def main(args: Any = None) -> None:
         exit_with_user_error(error)
     finally:
         sys.argv = original
+
+
+def run_guarded(run: Any) -> None:
+    """Run a verb outside LightningCLI (``compare``) with the same one-line errors."""
+    quiet_third_party_noise()
+    try:
+        run()
+    except user_errors() as error:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        exit_with_user_error(error)
 
 
 BOOKKEEPING_FILES = {"config.yaml", "hparams.yaml"}

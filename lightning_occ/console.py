@@ -7,7 +7,7 @@ import sys
 
 __all__ = ["main"]
 
-HELP = """usage: lightning-occ {fit,validate,test,predict,certify,zoo} [options]
+HELP = """usage: lightning-occ {fit,validate,test,predict,certify,export,compare,zoo} [options]
 
 Certifiably robust one-class classification (anomaly detection) with PyTorch Lightning.
 
@@ -15,8 +15,10 @@ verbs:
   fit        train a detector:            lightning-occ fit --config configs/ocsdf/breast_cancer.yaml
   validate   evaluate on the validation split
   test       evaluate on the test split:  lightning-occ test --config ... --ckpt_path <ckpt | zoo:NAME>
-  predict    score new data
+  predict    score new data, write predictions.csv:  ... --data.init_args.predict_path new.csv
   certify    smoothing certificates for any trained detector
+  export     ONNX / TorchScript score function + sidecar:  ... --ckpt_path <ckpt> --format onnx
+  compare    several detectors, one split, one table:  lightning-occ compare --data <cfg> --models <cfg> ...
   zoo        pretrained detectors:        lightning-occ zoo list | info NAME | readme
 
 `lightning-occ VERB --help` lists every option of a verb. A mistake ends in one line on stderr with
