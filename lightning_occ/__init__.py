@@ -11,9 +11,13 @@ importing torch or Lightning.
 from __future__ import annotations
 
 import importlib
+from importlib import metadata as _metadata
 from typing import Any
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("lightning-occ")  # one source: the version in pyproject.toml
+except _metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 _HOMES = {
     "AnomalyDetector": "lightning_occ.core.detector",
