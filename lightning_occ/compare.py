@@ -128,8 +128,8 @@ def _plot(rows: list[dict[str, Any]], epsilons: list[float], path: Path, title: 
         figure, axes = plot_certified_curve(epsilons, row["certified_auroc"], ax=axes, label=f"{row['model']} [{kind}]",
                                             title=title)
     if axes is not None:
-        axes.legend(fontsize=6)
-        figure.savefig(path, dpi=110)
+        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+        figure.savefig(path, dpi=110, bbox_inches="tight")
 
 
 def compare(data: str, models: list[str], out: str | Path = "results/compare", epsilons: list[float] | None = None,
