@@ -130,11 +130,6 @@ def main(args: Any = None) -> None:
     if argv[:1] == ["zoo"]:
         zoo_commands.main(argv[1:])
         return
-    if argv[:1] == ["compare"]:
-        from lightning_occ.compare import main as compare_main
-
-        run_guarded(lambda: compare_main(argv[1:]))
-        return
     quiet_third_party_noise()
     original = sys.argv
     logs_before = run_folders()

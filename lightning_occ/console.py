@@ -32,6 +32,12 @@ def main(args: list[str] | None = None) -> None:
 
         zoo_main(argv[1:])
         return
+    if argv[:1] == ["compare"]:
+        from lightning_occ.cli import run_guarded
+        from lightning_occ.compare import main as compare_main
+
+        run_guarded(lambda: compare_main(argv[1:]))
+        return
     if argv in ([], ["-h"], ["--help"]):
         print(HELP)
         return

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lightning_occ.cli import main
+from lightning_occ.console import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
