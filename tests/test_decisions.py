@@ -133,3 +133,32 @@ def test_the_test_table_shows_the_threshold_and_certified_accuracy(config, tmp_p
     assert set(results["decisions"]) == {"precision", "recall", "f1", "fpr"}
     assert len(results["certified_accuracy"]) == len(results["epsilons"])
     assert results["certified_accuracy"] == sorted(results["certified_accuracy"], reverse=True)
+
+
+def test_smoothing_certifies_decisions_and_counts_certified_accuracy_from_the_bounds():
+    from lightning_occ.callbacks import EvaluationRecorder
+    from lightning_occ.certify import PercentileSmoothing, SmoothedDetector
+    from tests.helpers.training import tiny_trainer
+
+    detector, datamodule = fitted_knn()
+    smoothed = SmoothedDetector(detector, certifier=PercentileSmoothing(sigma=0.5, n=1000, alpha=0.01),
+                                epsilons=[0.1, 0.3])
+    recorder = EvaluationRecorder()
+    tiny_trainer(callbacks=[recorder]).test(smoothed, datamodule=datamodule, verbose=False)
+    evaluation = recorder.latest["test"]
+    t = detector.threshold
+    assert evaluation.threshold == t
+    expected = [float(((evaluation.scores > t) == evaluation.target.bool()).double().mean())]
+    for k in (1, 2):
+        count = 0
+        for s, y, low, high in zip(evaluation.scores.tolist(), evaluation.target.tolist(),
+                                   evaluation.lower[:, k].tolist(), evaluation.upper[:, k].tolist()):
+            if (s > t) == bool(y) and ((s > t and low > t) or (s <= t and high <= t)):
+                count += 1
+        expected.append(count / len(evaluation.scores))
+    assert evaluation.certified_accuracy.tolist() == pytest.approx(expected, abs=1e-12)
+    assert expected[0] >= expected[1] >= expected[2] > 0
+    x = datamodule.test_dataset.tensors[0][:8]
+    decided = smoothed.decide(x)
+    assert {"score", "decision", "certified_radius", "lower@0.1", "upper@0.3"} <= set(decided)
+    assert set(decided["certified_radius"].tolist()) <= {0.0, 0.1, 0.3}

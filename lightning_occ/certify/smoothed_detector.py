@@ -13,6 +13,7 @@ from lightning_occ.core.batch import AnomalyBatch
 from lightning_occ.core.detector import AnomalyDetector
 from lightning_occ.core.evaluation import Evaluation
 from lightning_occ.metrics import CertifiedAUROC
+from lightning_occ.metrics.decisions import decision_metrics, interval_certified_decisions
 from lightning_occ.metrics.functional import exact_auroc
 
 __all__ = ["SmoothedDetector"]
@@ -60,6 +61,30 @@ class SmoothedDetector(AnomalyDetector):
     def score(self, x: Tensor) -> Tensor:
         return self.certifier.certify(self.detector.score, x).score
 
+    @property
+    def threshold(self) -> float | None:
+        """Its own threshold when one was set, else the wrapped detector's (a certificate of the decision
+        ``smoothed score > t`` holds for any fixed t)."""
+        own = super().threshold
+        return own if own is not None else self.detector.threshold
+
+    def decide(self, x: Tensor) -> dict[str, Tensor]:
+        """The smoothed score, its certified bounds at every radius (``lower@eps``, ``upper@eps``) and, with
+        a threshold, the decision and the largest radius at which it is certified."""
+        certificate = self.certifier.certify(self.detector.score, x)
+        out = {"score": certificate.score}
+        for k, eps in enumerate(self.epsilons):
+            if eps > 0:
+                out[f"lower@{eps:g}"] = certificate.lower[:, k]
+                out[f"upper@{eps:g}"] = certificate.upper[:, k]
+        threshold = self.threshold
+        if threshold is not None:
+            certified = interval_certified_decisions(certificate.score, certificate.lower, certificate.upper, threshold)
+            radii = torch.tensor(self.epsilons, dtype=torch.float64, device=x.device)
+            out["decision"] = (certificate.score > threshold).long()
+            out["certified_radius"] = torch.where(certified, radii, torch.zeros_like(radii)).amax(dim=1)
+        return out
+
     def certificate_description(self) -> str:
         c = self.certifier
         joint = "all radii jointly" if c.simultaneous else "each radius"
@@ -87,5 +112,15 @@ class SmoothedDetector(AnomalyDetector):
         if base_metric.lipschitz_bound() is not None:
             curves["Lipschitz (unsmoothed)"] = base_metric.compute().cpu()
         base_metric.reset()
-        return Evaluation(stage, scores, target, self.epsilons, certified, None, self.certificate_description(),
-                          lower, upper, curves)
+        evaluation = Evaluation(stage, scores, target, self.epsilons, certified, None,
+                                self.certificate_description(), lower, upper, curves)
+        threshold = self.threshold
+        if threshold is not None:
+            evaluation.threshold = threshold
+            evaluation.threshold_rule = self.threshold_rule or self.detector.threshold_rule
+            evaluation.decisions = decision_metrics(scores, target, threshold)
+            correct = ((scores > threshold) == target.bool()).unsqueeze(1)
+            evaluation.certified_accuracy = (correct & interval_certified_decisions(
+                scores, lower, upper, threshold)).double().mean(0)
+            evaluation.certified_accuracy[0] = correct.double().mean()
+        return evaluation

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import lightning as L
 import torch
@@ -49,6 +49,12 @@ class AnomalyDetector(L.LightningModule, ABC):
 
     card: ClassVar[MethodCard] = MethodCard()
     """The paper and licence of the method (see :class:`~lightning_occ.core.card.MethodCard`)."""
+    decision_threshold: Tensor
+
+    if TYPE_CHECKING:  # Lightning types hparams as a plain mapping; it is an attribute dict
+
+        @property
+        def hparams(self) -> Any: ...
 
     def __init__(self, epsilons: Sequence[float] = (0.25, 0.5, 1.0), pretrained: str | None = None) -> None:
         super().__init__()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -23,6 +24,12 @@ class AnomalyDataLoaders:
     evaluation never pads under DDP (:func:`evaluation_loader`); ``predict`` reads ``predict_path``
     (unlabelled inputs) when the DataModule has one, else the test split.
     """
+
+    hparams: Any
+    train_dataset: Any
+    val_dataset: Any
+    test_dataset: Any
+    predict_dataset: Any
 
     def train_dataloader(self) -> DataLoader:
         hp = self.hparams

@@ -17,7 +17,7 @@ from torch import Tensor
 from lightning_occ.metrics.functional import _as_epsilons, check_binary_target
 
 __all__ = ["THRESHOLD_RULES", "certified_accuracy", "certified_decision_radius", "choose_threshold",
-           "decision_metrics", "describe_rule"]
+           "decision_metrics", "describe_rule", "interval_certified_decisions"]
 
 THRESHOLD_RULES = ("fpr", "contamination", "f1")
 
@@ -137,3 +137,17 @@ def certified_accuracy(scores: Tensor, target: Tensor, threshold: float, epsilon
     clean = correct.to(torch.float64).mean()
     certified = [(correct & (radius > e)).to(torch.float64).mean() if e > 0 else clean for e in eps.tolist()]
     return torch.stack(certified)
+
+
+def interval_certified_decisions(scores: Tensor, lower: Tensor, upper: Tensor, threshold: float) -> Tensor:
+    """Interval mode (smoothing certifiers): whether each decision ``score > threshold`` holds over the
+    whole ball of each radius, shape (N, K): ``lower > t`` for an anomaly decision, ``upper <= t`` for
+    a normal one (the bounds hold for every perturbed input within that radius).
+
+    Example:
+        >>> interval_certified_decisions(torch.tensor([0.9, 0.1]), torch.tensor([[0.9, 0.6], [0.1, 0.0]]),
+        ...                              torch.tensor([[0.9, 1.2], [0.1, 0.7]]), 0.5).tolist()
+        [[True, True], [True, False]]
+    """
+    flagged = (scores > threshold).unsqueeze(1)
+    return torch.where(flagged, lower > threshold, upper <= threshold)
