@@ -16,18 +16,26 @@ import argparse
 from pathlib import Path
 
 import torch
+from timing import write_results  # benchmarks/ is on sys.path when run as a script
 
 import lightning_occ as lo
-from lightning_occ.utils.attacks import strongest_attack_scores
 from lightning_occ.certify import PercentileSmoothing
 from lightning_occ.metrics.functional import certified_auroc, exact_auroc
 from lightning_occ.models import KNNDetector
+from lightning_occ.utils.attacks import strongest_attack_scores
 from lightning_occ.zoo.evaluate import build_datamodule
-from timing import write_results  # benchmarks/ is on sys.path when run as a script
 
 RESULTS = Path(__file__).parent / "results" / "certificate_tightness.json"
-ENTRIES = ["ocsdf-breast-cancer", "ocsdf-digits-cur", "ocsdf-digits-str", "ocsdf-digits-mix", "vae-digits-cur",
-           "vae-digits-str", "vae-digits-mix", "ocsdf-mnist-0"]
+ENTRIES = [
+    "ocsdf-breast-cancer",
+    "ocsdf-digits-cur",
+    "ocsdf-digits-str",
+    "ocsdf-digits-mix",
+    "vae-digits-cur",
+    "vae-digits-str",
+    "vae-digits-mix",
+    "ocsdf-mnist-0",
+]
 
 
 def test_split(datamodule, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,14 +50,24 @@ def test_split(datamodule, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
 def measure(name: str, detector, x, y, radii, box) -> dict:
     scores, error = detector.certified_scores(x)
     certified = certified_auroc(scores, y, radii, lipschitz=detector.lipschitz_bound, score_error=error).tolist()
-    attacked = [float(exact_auroc(strongest_attack_scores(detector.attacked_score, x, y, eps, low=box[0],
-                                                               high=box[1]), y))
-                for eps in radii]
-    row = {"detector": name, "radii": radii, "certified": certified, "attacked": attacked,
-           "attacked_minus_certified": [a - c for a, c in zip(attacked, certified)],
-           "lipschitz_bound": detector.lipschitz_bound, "max_rounding_error": float(error.max()), "n": len(y)}
-    print(f"{name:<28} " + "  ".join(f"eps {e:.3g}: {c:.3f}/{a:.3f} (+{a - c:.3f})"
-                                     for e, c, a in zip(radii, certified, attacked)))
+    attacked = [
+        float(exact_auroc(strongest_attack_scores(detector.attacked_score, x, y, eps, low=box[0], high=box[1]), y))
+        for eps in radii
+    ]
+    row = {
+        "detector": name,
+        "radii": radii,
+        "certified": certified,
+        "attacked": attacked,
+        "attacked_minus_certified": [a - c for a, c in zip(attacked, certified)],
+        "lipschitz_bound": detector.lipschitz_bound,
+        "max_rounding_error": float(error.max()),
+        "n": len(y),
+    }
+    print(
+        f"{name:<28} "
+        + "  ".join(f"eps {e:.3g}: {c:.3f}/{a:.3f} (+{a - c:.3f})" for e, c, a in zip(radii, certified, attacked))
+    )
     return row
 
 
@@ -60,8 +78,14 @@ def smoothed_knn_row(limit: int) -> dict:
     knn.fit_bank(datamodule.train_features())
     radii = [0.1, 0.25]
     certificate = PercentileSmoothing(sigma=0.25, n=2000, epsilons=radii).certify(knn.score, x)
-    certified = [float(certified_auroc(None, y, [eps], lower=certificate.lower[:, k:k + 1],
-                                       upper=certificate.upper[:, k:k + 1])[0]) for k, eps in enumerate(radii)]
+    certified = [
+        float(
+            certified_auroc(
+                None, y, [eps], lower=certificate.lower[:, k : k + 1], upper=certificate.upper[:, k : k + 1]
+            )[0]
+        )
+        for k, eps in enumerate(radii)
+    ]
     fresh = PercentileSmoothing(sigma=0.25, n=2000, epsilons=[0.0], seed=1)
     attacked = []
     for eps in radii:  # move the inputs by PGD on the base score, then smooth at the moved points
@@ -75,10 +99,18 @@ def smoothed_knn_row(limit: int) -> dict:
                 moved.copy_(x + delta * (eps / delta.norm(dim=1, keepdim=True).clamp_min(1e-12)).clamp(max=1.0))
         smoothed = fresh.certify(knn.score, moved.detach()).score
         attacked.append(float(exact_auroc(smoothed, y)))
-    row = {"detector": "kNN + percentile smoothing (breast cancer)", "radii": radii, "certified": certified,
-           "attacked": attacked, "attacked_minus_certified": [a - c for a, c in zip(attacked, certified)], "n": len(y)}
-    print(f"{row['detector']:<28} " + "  ".join(f"eps {e:.3g}: {c:.3f}/{a:.3f} (+{a - c:.3f})"
-                                                for e, c, a in zip(radii, certified, attacked)))
+    row = {
+        "detector": "kNN + percentile smoothing (breast cancer)",
+        "radii": radii,
+        "certified": certified,
+        "attacked": attacked,
+        "attacked_minus_certified": [a - c for a, c in zip(attacked, certified)],
+        "n": len(y),
+    }
+    print(
+        f"{row['detector']:<28} "
+        + "  ".join(f"eps {e:.3g}: {c:.3f}/{a:.3f} (+{a - c:.3f})" for e, c, a in zip(radii, certified, attacked))
+    )
     return row
 
 

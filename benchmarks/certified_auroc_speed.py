@@ -1,6 +1,6 @@
 """CertifiedAUROC against torchmetrics' exact BinaryAUROC, timed in one process (best of repeats).
 
-    python benchmarks/certified_auroc_speed.py [--n 1000000] [--radii 64]
+python benchmarks/certified_auroc_speed.py [--n 1000000] [--radii 64]
 """
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 
 import torch
+from timing import best_time  # benchmarks/ is on sys.path when run as a script
 from torchmetrics.classification import BinaryAUROC
 
 from lightning_occ.metrics import CertifiedAUROC
-from timing import best_time  # benchmarks/ is on sys.path when run as a script
 
 
 def main() -> None:
@@ -29,6 +29,7 @@ def main() -> None:
             metric.reset()
             metric.update(scores, target)
             return metric.compute()
+
         return go
 
     reference = best_time(run(BinaryAUROC(thresholds=None)), args.repeats)

@@ -39,14 +39,16 @@ def pseudo_labelled(normal: str, seed: int, settings: dict) -> dict:
     datamodule = ScenarioDataModule("digits", normal=normal, seed=seed, batch_size=64)
     L.seed_everything(seed, verbose=False)
     model = CLAD(**{**settings, "stop_after": "clustering"})
-    quiet_trainer(max_epochs=settings["ae_epochs"] + settings["dec_epochs"], accelerator="cpu",
-                  limit_val_batches=0).fit(model, datamodule=datamodule)
+    quiet_trainer(
+        max_epochs=settings["ae_epochs"] + settings["dec_epochs"], accelerator="cpu", limit_val_batches=0
+    ).fit(model, datamodule=datamodule)
     split = {name: getattr(datamodule, f"{name}_dataset") for name in ("train", "val", "test")}
     images = {name: data.images.float().div(255) for name, data in split.items()}
     with torch.no_grad():
         q = model.eval().cluster_assignment(images["train"])
-    return dict(images=images, q=q, anomaly={n: d.is_anomaly for n, d in split.items()},
-                sub_labels=split["train"].sub_labels)
+    return dict(
+        images=images, q=q, anomaly={n: d.is_anomaly for n, d in split.items()}, sub_labels=split["train"].sub_labels
+    )
 
 
 def oracle_assignment(sub_labels: torch.Tensor) -> torch.Tensor:
@@ -57,7 +59,7 @@ def oracle_assignment(sub_labels: torch.Tensor) -> torch.Tensor:
 def train_classifier(data: dict, q: torch.Tensor, seed: int, v: dict) -> torch.nn.Module:
     torch.manual_seed(seed)
     x = data["images"]["train"]
-    widths = [v["width"] * 2 ** i for i in range(4)]
+    widths = [v["width"] * 2**i for i in range(4)]
     net = create_classifier("resnet18", q.shape[1], x.shape[1:], input_size=v["input_size"] or None, channels=widths)
     optimizer = torch.optim.Adam(net.parameters(), lr=v["lr"])
     for _ in range(v["epochs"]):
@@ -73,8 +75,10 @@ def train_classifier(data: dict, q: torch.Tensor, seed: int, v: dict) -> torch.n
 
 def odin_aurocs(net: torch.nn.Module, data: dict) -> tuple[float, float]:
     """(validation AUROC, test AUROC) of the (T, eps) pair best on validation."""
+
     def auroc(split: str, scores: torch.Tensor) -> float:
         return float(roc_auc_score(data["anomaly"][split].numpy(), scores.numpy()))
+
     candidates = odin_grid_scores(net, data["images"]["val"], TEMPERATURES, STEPS)
     best_val, (temperature, step) = max((auroc("val", scores), pair) for pair, scores in candidates.items())
     return best_val, auroc("test", odin_scores(net, data["images"]["test"], temperature, step))

@@ -60,7 +60,14 @@ def main() -> None:
     dataset = config["data"]["init_args"]["dataset"]
     batch_size = config["data"]["init_args"]["batch_size"]
     epochs = settings["ae_epochs"] + settings["dec_epochs"] + settings["classifier_epochs"]
-    columns = ("CLAD ODIN", "CLAD ODIN val", "CLAD max-softmax", "clustering NMI", "kNN", "OC-SVM")  # means; T and eps per run
+    columns = (
+        "CLAD ODIN",
+        "CLAD ODIN val",
+        "CLAD max-softmax",
+        "clustering NMI",
+        "kNN",
+        "OC-SVM",
+    )  # means; T and eps per run
     results: dict[tuple[str, str], list[float]] = {}
     for normal in args.scenarios:
         for seed in args.seeds:

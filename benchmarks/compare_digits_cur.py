@@ -13,10 +13,17 @@ from pathlib import Path
 from lightning_occ.compare import compare
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = ["ocsdf/digits_cur.yaml", "knn/digits_cur.yaml", "vae/digits_cur.yaml", "pyod/knn_digits_cur.yaml",
-          "pyod/lof_digits_cur.yaml", "pyod/lunar_digits_cur.yaml"]
+MODELS = [
+    "ocsdf/digits_cur.yaml",
+    "knn/digits_cur.yaml",
+    "vae/digits_cur.yaml",
+    "pyod/knn_digits_cur.yaml",
+    "pyod/lof_digits_cur.yaml",
+    "pyod/lunar_digits_cur.yaml",
+]
 
 if __name__ == "__main__":
     os.chdir(ROOT)  # configs and results as relative paths
-    compare("configs/knn/digits_cur.yaml", [f"configs/{m}" for m in MODELS],
-            out="benchmarks/results/compare_digits_cur")
+    compare(
+        "configs/knn/digits_cur.yaml", [f"configs/{m}" for m in MODELS], out="benchmarks/results/compare_digits_cur"
+    )

@@ -11,10 +11,10 @@ import statistics
 
 import lightning as L
 
+from configs import model_from_config  # benchmarks/ is on sys.path when run as a script
 from lightning_occ.data import ScenarioDataModule
 from lightning_occ.models import OCSDF, KNNDetector
 from lightning_occ.utils.trainers import quiet_trainer
-from configs import model_from_config  # benchmarks/ is on sys.path when run as a script
 
 RADII = [0.1, 0.25, 0.5]
 SCENARIOS: list[int | str] = [*range(10), "CUR", "STR", "MIX"]
@@ -45,17 +45,26 @@ def main() -> None:
             dm = ScenarioDataModule("digits", normal=normal, seed=seed, batch_size=64)
             model = ocsdf(args.epochs)
             trainer(args.epochs).fit(model, datamodule=dm)
-            results.setdefault((str(normal), "OCSDF"), []).append(row(trainer().test(model, datamodule=dm, verbose=False)[0]))
+            results.setdefault((str(normal), "OCSDF"), []).append(
+                row(trainer().test(model, datamodule=dm, verbose=False)[0])
+            )
             knn = KNNDetector(k=5, epsilons=RADII)
             knn.fit_bank(dm.train_features().flatten(1))
-            results.setdefault((str(normal), "kNN"), []).append(row(trainer().test(knn, datamodule=dm, verbose=False)[0]))
-            print(normal, seed, {k[1]: round(v[-1][0], 4) for k, v in results.items() if k[0] == str(normal)}, flush=True)
+            results.setdefault((str(normal), "kNN"), []).append(
+                row(trainer().test(knn, datamodule=dm, verbose=False)[0])
+            )
+            print(
+                normal, seed, {k[1]: round(v[-1][0], 4) for k, v in results.items() if k[0] == str(normal)}, flush=True
+            )
     header = "| normal | method | AUROC | " + " | ".join(f"cert. @{r:g}" for r in RADII) + " |"
     print(f"\nmean over seeds {args.seeds}\n{header}\n|---|---|---|---|---|---|")
     for (normal, method), rows in results.items():
         print(f"| {normal} | {method} | " + " | ".join(f"{statistics.mean(c):.3f}" for c in zip(*rows)) + " |")
     for method in ("OCSDF", "kNN"):
-        one_class = [statistics.mean(c) for c in zip(*[r for (n, m), rs in results.items() if m == method and n.isdigit() for r in rs])]
+        one_class = [
+            statistics.mean(c)
+            for c in zip(*[r for (n, m), rs in results.items() if m == method and n.isdigit() for r in rs])
+        ]
         print(f"| one-class mean (10 digits) | {method} | " + " | ".join(f"{v:.3f}" for v in one_class) + " |")
 
 

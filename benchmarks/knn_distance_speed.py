@@ -13,17 +13,18 @@ import argparse
 from pathlib import Path
 
 import torch
+from timing import best_time, write_results  # benchmarks/ is on sys.path when run as a script
 
 from lightning_occ.nn.nearest import knn_mean_distance
-from timing import best_time, write_results  # benchmarks/ is on sys.path when run as a script
 
 RESULTS = Path(__file__).parent / "results" / "knn_distance_speed.json"
 
 
 def float32_cdist_scores(queries: torch.Tensor, bank: torch.Tensor, k: int, chunk_size: int = 1024) -> torch.Tensor:
     """The score as it was computed before the floating-point policy."""
-    return torch.cat([torch.cdist(chunk, bank).topk(k, dim=1, largest=False).values.mean(1)
-                      for chunk in queries.split(chunk_size)])
+    return torch.cat(
+        [torch.cdist(chunk, bank).topk(k, dim=1, largest=False).values.mean(1) for chunk in queries.split(chunk_size)]
+    )
 
 
 def mnist_bank_and_queries(digit: int, queries: int) -> tuple[torch.Tensor, torch.Tensor, str]:
@@ -48,12 +49,22 @@ def main() -> None:
     bank, queries, data = mnist_bank_and_queries(args.digit, args.queries)
     reference = best_time(lambda: float32_cdist_scores(queries, bank, args.k), args.repeats)
     exact = best_time(lambda: knn_mean_distance(queries, bank, args.k), args.repeats)
-    difference = (knn_mean_distance(queries, bank, args.k) - float32_cdist_scores(queries, bank, args.k).double())
-    result = {"data": data, "bank": list(bank.shape), "queries": queries.shape[0], "k": args.k,
-              "threads": torch.get_num_threads(), "float32_cdist_s": reference, "exact_s": exact,
-              "ratio": exact / reference, "max_abs_score_change": float(difference.abs().max())}
+    difference = knn_mean_distance(queries, bank, args.k) - float32_cdist_scores(queries, bank, args.k).double()
+    result = {
+        "data": data,
+        "bank": list(bank.shape),
+        "queries": queries.shape[0],
+        "k": args.k,
+        "threads": torch.get_num_threads(),
+        "float32_cdist_s": reference,
+        "exact_s": exact,
+        "ratio": exact / reference,
+        "max_abs_score_change": float(difference.abs().max()),
+    }
     write_results(RESULTS, result)
-    print(f"{data}: bank {tuple(bank.shape)}, {queries.shape[0]:,} queries, k={args.k}, {torch.get_num_threads()} threads")
+    print(
+        f"{data}: bank {tuple(bank.shape)}, {queries.shape[0]:,} queries, k={args.k}, {torch.get_num_threads()} threads"
+    )
     print(f"  float32 cdist (old)          {reference:7.3f} s   1.00x")
     print(f"  exact (float32 search + f64) {exact:7.3f} s   {exact / reference:.2f}x")
     print(f"  largest score change: {result['max_abs_score_change']:.2e}")

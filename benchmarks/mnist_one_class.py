@@ -18,18 +18,20 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from timing import write_results  # benchmarks/ is on sys.path when run as a script
 
 from lightning_occ.cli import build_cli
 from lightning_occ.data import ScenarioDataModule
-from lightning_occ.utils.diagnostics import gradient_norm_summary
 from lightning_occ.models import KNNDetector
+from lightning_occ.utils.diagnostics import gradient_norm_summary
 from lightning_occ.utils.trainers import quiet_trainer
-from timing import write_results  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "mnist_one_class.json"
-CONFIGS = {"OCSDF orthoconv": ROOT / "configs/ocsdf/mnist_one_class.yaml",
-           "OCSDF MLP": ROOT / "configs/ocsdf/mnist_one_class_mlp.yaml"}
+CONFIGS = {
+    "OCSDF orthoconv": ROOT / "configs/ocsdf/mnist_one_class.yaml",
+    "OCSDF MLP": ROOT / "configs/ocsdf/mnist_one_class_mlp.yaml",
+}
 PAPER = {"clean": 95.5, "8/255": 93.2, "16/255": 89.9, "36/255": 78.4, "72/255": 57.5}
 
 
@@ -58,7 +60,8 @@ def evaluate(name: str, detector, datamodule, radii: list[float], fit_seconds: f
         "gradient_norm": gradient_norm_summary(detector, x, limit=1000),
         "parameters": sum(p.numel() for p in detector.parameters() if p.requires_grad),
         "bytes": sum(t.numel() * t.element_size() for t in tensors),
-        "fit_seconds": fit_seconds, "images_per_second": throughput(detector, x),
+        "fit_seconds": fit_seconds,
+        "images_per_second": throughput(detector, x),
     }
 
 
@@ -72,8 +75,9 @@ def main() -> None:
         datamodule = ScenarioDataModule("mnist", normal=digit)
         for name, config in CONFIGS.items():
             L.seed_everything(0, verbose=False)
-            cli = build_cli(["--config", str(config), "--data.init_args.normal", str(digit), "--trainer.logger", "false"],
-                            run=False)
+            cli = build_cli(
+                ["--config", str(config), "--data.init_args.normal", str(digit), "--trainer.logger", "false"], run=False
+            )
             model, epochs = cli.model, cli.trainer.max_epochs
             radii = [e for e in model.epsilons if e > 0]
             start = time.perf_counter()
@@ -83,24 +87,43 @@ def main() -> None:
         start = time.perf_counter()
         knn.fit_bank(datamodule.train_features())
         rows["kNN (k=5)"].append(evaluate("kNN", knn, datamodule, radii, time.perf_counter() - start))
-        print(f"digit {digit}: " + "; ".join(f"{n} " + " / ".join(f"{v:.3f}" for v in r[-1]["auroc"])
-                                            for n, r in rows.items()), flush=True)
-    summary = {name: {"mean_auroc": [statistics.mean(c) for c in zip(*(r["auroc"] for r in runs))],
-                      "median_gradient_norm": statistics.mean(r["gradient_norm"]["median"] for r in runs),
-                      "min_gradient_norm": min(r["gradient_norm"]["min"] for r in runs),
-                      "parameters": runs[0]["parameters"], "mean_bytes": statistics.mean(r["bytes"] for r in runs),
-                      "mean_fit_seconds": statistics.mean(r["fit_seconds"] for r in runs),
-                      "mean_images_per_second": statistics.mean(r["images_per_second"] for r in runs)}
-               for name, runs in rows.items()}
-    result = {"classes": args.classes, "radii": radii, "paper_ocsdf": PAPER, "threads": torch.get_num_threads(),
-              "summary": summary, "per_digit": rows}
+        print(
+            f"digit {digit}: "
+            + "; ".join(f"{n} " + " / ".join(f"{v:.3f}" for v in r[-1]["auroc"]) for n, r in rows.items()),
+            flush=True,
+        )
+    summary = {
+        name: {
+            "mean_auroc": [statistics.mean(c) for c in zip(*(r["auroc"] for r in runs))],
+            "median_gradient_norm": statistics.mean(r["gradient_norm"]["median"] for r in runs),
+            "min_gradient_norm": min(r["gradient_norm"]["min"] for r in runs),
+            "parameters": runs[0]["parameters"],
+            "mean_bytes": statistics.mean(r["bytes"] for r in runs),
+            "mean_fit_seconds": statistics.mean(r["fit_seconds"] for r in runs),
+            "mean_images_per_second": statistics.mean(r["images_per_second"] for r in runs),
+        }
+        for name, runs in rows.items()
+    }
+    result = {
+        "classes": args.classes,
+        "radii": radii,
+        "paper_ocsdf": PAPER,
+        "threads": torch.get_num_threads(),
+        "summary": summary,
+        "per_digit": rows,
+    }
     write_results(RESULTS, result)
-    print("\n| detector | clean | 8/255 | 16/255 | 36/255 | 72/255 | grad. norm median / min | params | bytes | "
-          "fit s | images/s |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| detector | clean | 8/255 | 16/255 | 36/255 | 72/255 | grad. norm median / min | params | bytes | "
+        "fit s | images/s |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    )
     for name, s in summary.items():
-        print(f"| {name} | " + " | ".join(f"{100 * v:.1f}" for v in s["mean_auroc"])
-              + f" | {s['median_gradient_norm']:.3f} / {s['min_gradient_norm']:.3f} | {s['parameters']:,} | "
-              f"{s['mean_bytes'] / 1e6:.2f} MB | {s['mean_fit_seconds']:.0f} | {s['mean_images_per_second']:,.0f} |")
+        print(
+            f"| {name} | "
+            + " | ".join(f"{100 * v:.1f}" for v in s["mean_auroc"])
+            + f" | {s['median_gradient_norm']:.3f} / {s['min_gradient_norm']:.3f} | {s['parameters']:,} | "
+            f"{s['mean_bytes'] / 1e6:.2f} MB | {s['mean_fit_seconds']:.0f} | {s['mean_images_per_second']:,.0f} |"
+        )
     print("| paper OCSDF (GPU, 70 epochs) | " + " | ".join(f"{v}" for v in PAPER.values()) + " | | | | | |")
 
 

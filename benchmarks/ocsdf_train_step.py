@@ -17,9 +17,8 @@ import torch
 from torch import nn
 
 from lightning_occ.models.ocsdf.hkr_loss import hkr_loss
-from lightning_occ.models.ocsdf.negatives import newton_raphson_negatives
+from lightning_occ.models.ocsdf.negatives import frozen_parameters, newton_raphson_negatives
 from lightning_occ.nn import FullSort, LipschitzMLP
-from lightning_occ.models.ocsdf.negatives import frozen_parameters
 
 
 def deel_torchlip_net(features: int, width: int, depth: int) -> nn.Module:
@@ -93,8 +92,10 @@ def main() -> None:
     results["unconstrained MLP"] = time_steps(unconstrained_net(*shape), lambda: None, args)
 
     reference = results.get("deel-torchlip (SpectralLinear + FullSort)")
-    print(f"OCSDF training step, {args.features} features, width {args.width}, depth {args.depth}, "
-          f"batch {args.batch}, T={args.steps}, torch threads {torch.get_num_threads()}")
+    print(
+        f"OCSDF training step, {args.features} features, width {args.width}, depth {args.depth}, "
+        f"batch {args.batch}, T={args.steps}, torch threads {torch.get_num_threads()}"
+    )
     for name, value in results.items():
         if "bound" in name:
             print(f"  {name:48s} {value:.7f}")

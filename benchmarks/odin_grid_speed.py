@@ -33,8 +33,13 @@ def main() -> None:
     args = parser.parse_args()
     settings = yaml.safe_load(CONFIG.read_text())["model"]["init_args"]
     torch.manual_seed(0)
-    net = create_classifier(settings["classifier"], settings["num_clusters"], (1, 8, 8),
-                            input_size=settings["classifier_input_size"], **settings["classifier_kwargs"]).eval()
+    net = create_classifier(
+        settings["classifier"],
+        settings["num_clusters"],
+        (1, 8, 8),
+        input_size=settings["classifier_input_size"],
+        **settings["classifier_kwargs"],
+    ).eval()
     x = torch.rand(args.batch, 1, 8, 8)
     temperatures, steps = settings["temperature"], settings["odin_eps"]
 
@@ -48,8 +53,10 @@ def main() -> None:
     same = all(torch.equal(scores, shared[pair]) for pair, scores in reference.items())
     t_pairs, t_grid = best_time(per_pair, args.repeats), best_time(grid, args.repeats)
     print(f"torch threads: {torch.get_num_threads()}; {len(temperatures)} x {len(steps)} pairs, {args.batch} images")
-    print(f"per pair {t_pairs:.3f} s, grid {t_grid:.3f} s: grid / per pair = {t_grid / t_pairs:.2f} "
-          f"(identical scores: {same})")
+    print(
+        f"per pair {t_pairs:.3f} s, grid {t_grid:.3f} s: grid / per pair = {t_grid / t_pairs:.2f} "
+        f"(identical scores: {same})"
+    )
 
 
 if __name__ == "__main__":

@@ -14,13 +14,12 @@ import time
 from pathlib import Path
 
 import torch
+from timing import write_results  # benchmarks/ is on sys.path when run as a script
 from torch import nn
 
 from lightning_occ.models.ocsdf.hkr_loss import hkr_loss
-from lightning_occ.models.ocsdf.negatives import newton_raphson_negatives
-from lightning_occ.models.ocsdf.negatives import frozen_parameters
+from lightning_occ.models.ocsdf.negatives import frozen_parameters, newton_raphson_negatives
 from lightning_occ.nn.orthoconv import OrthoConvNet
-from timing import write_results  # benchmarks/ is on sys.path when run as a script
 
 RESULTS = Path(__file__).parent / "results" / "orthoconv_speed.json"
 SHAPE, CHANNELS, CONVS = (1, 28, 28), (4, 16), (2, 3)
@@ -36,7 +35,10 @@ def deel_torchlip_net() -> nn.Module:
     for width, count in zip(CHANNELS, CONVS):
         layers.append(torchlip.SpectralConv2d(in_channels, width, 2, stride=2))
         for _ in range(count):
-            layers += [torchlip.SpectralConv2d(width, width, 3, padding=1, padding_mode="circular"), torchlip.GroupSort2()]
+            layers += [
+                torchlip.SpectralConv2d(width, width, 3, padding=1, padding_mode="circular"),
+                torchlip.GroupSort2(),
+            ]
         in_channels = width
     size = SHAPE[1] // 2 ** len(CHANNELS)
     return nn.Sequential(*layers, nn.Flatten(), torchlip.FrobeniusLinear(in_channels * size * size, 1), nn.Flatten(0))
@@ -77,9 +79,12 @@ def time_inference(net: nn.Module, x: torch.Tensor, repeats: int = 3) -> float:
 def main() -> None:
     torch.manual_seed(0)
     ours = OrthoConvNet(SHAPE, CHANNELS, CONVS, stem="patches")
-    result: dict[str, object] = {"architecture": {"input": SHAPE, "channels": CHANNELS, "convs_per_stage": CONVS,
-                                                  "stem": "patches"}, "batch": BATCH, "negative_steps": STEPS,
-                                 "threads": torch.get_num_threads()}
+    result: dict[str, object] = {
+        "architecture": {"input": SHAPE, "channels": CHANNELS, "convs_per_stage": CONVS, "stem": "patches"},
+        "batch": BATCH,
+        "negative_steps": STEPS,
+        "threads": torch.get_num_threads(),
+    }
     result["train_step_s"] = time_training_steps(ours, ours.project_)
     try:
         result["deel_torchlip_train_step_s"] = time_training_steps(deel_torchlip_net(), lambda: None)

@@ -28,9 +28,17 @@ from timing import best_time  # noqa: E402
 
 def conv_net() -> nn.Module:
     return nn.Sequential(
-        nn.Unflatten(1, (1, 28, 28)), nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 49, 1),
-        nn.Flatten(0))
+        nn.Unflatten(1, (1, 28, 28)),
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 49, 1),
+        nn.Flatten(0),
+    )
 
 
 def throughput_ratio(name: str, score, dim: int, inputs: int, n: int, chunk: int, repeats: int) -> float:
@@ -41,7 +49,7 @@ def throughput_ratio(name: str, score, dim: int, inputs: int, n: int, chunk: int
     @torch.no_grad()
     def raw() -> None:
         for start in range(0, noisy.shape[0], chunk):
-            score(noisy[start:start + chunk])
+            score(noisy[start : start + chunk])
 
     raw()
     t_raw = best_time(raw, repeats)
@@ -70,10 +78,13 @@ def main() -> None:
     outputs = torch.randn(args.centre_n, args.dim)
     t_chunked = best_time(lambda: chunked_median_distances(l2_distance, outputs, outputs), args.repeats)
     t_loop = best_time(lambda: loop_median_distances(outputs), 1)
-    same = torch.allclose(chunked_median_distances(l2_distance, outputs, outputs), loop_median_distances(outputs),
-                          rtol=1e-4)
-    print(f"\ncentre search, n={args.centre_n}, dim={args.dim}: chunked {t_chunked:.2f} s, per-sample loop "
-          f"{t_loop:.2f} s ({t_loop / t_chunked:.1f}x faster; same medians: {same})")
+    same = torch.allclose(
+        chunked_median_distances(l2_distance, outputs, outputs), loop_median_distances(outputs), rtol=1e-4
+    )
+    print(
+        f"\ncentre search, n={args.centre_n}, dim={args.dim}: chunked {t_chunked:.2f} s, per-sample loop "
+        f"{t_loop:.2f} s ({t_loop / t_chunked:.1f}x faster; same medians: {same})"
+    )
 
 
 if __name__ == "__main__":

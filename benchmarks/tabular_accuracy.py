@@ -16,20 +16,29 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from sklearn.metrics import roc_auc_score
 from sklearn.svm import OneClassSVM
 
+from configs import model_from_config  # benchmarks/ is on sys.path when run as a script
 from lightning_occ.data import TabularDataModule
 from lightning_occ.models import OCSDF, KNNDetector
 from lightning_occ.utils.trainers import quiet_trainer
-from configs import model_from_config  # benchmarks/ is on sys.path when run as a script
 
 RADII = [0.25, 0.5, 1.0]
 
 
 def trainer(epochs: int, select_dir: str | None = None, val_every: int = 25) -> L.Trainer:
     """A CPU trainer; with ``select_dir``, validate every 25 epochs and keep the best val/auroc (as the config does)."""
-    callbacks = [ModelCheckpoint(select_dir, filename="best", monitor="val/auroc", mode="max",
-                                 enable_version_counter=False)] if select_dir else []
-    return quiet_trainer(max_epochs=epochs, accelerator="cpu", callbacks=callbacks, enable_checkpointing=bool(select_dir),
-                         check_val_every_n_epoch=val_every, limit_val_batches=1.0 if select_dir else 0)
+    callbacks = (
+        [ModelCheckpoint(select_dir, filename="best", monitor="val/auroc", mode="max", enable_version_counter=False)]
+        if select_dir
+        else []
+    )
+    return quiet_trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        callbacks=callbacks,
+        enable_checkpointing=bool(select_dir),
+        check_val_every_n_epoch=val_every,
+        limit_val_batches=1.0 if select_dir else 0,
+    )
 
 
 def row(result: dict[str, float]) -> list[float]:
@@ -50,8 +59,14 @@ def main() -> None:
     for seed in args.seeds:
         L.seed_everything(seed, verbose=False)
         dm = TabularDataModule("breast_cancer", seed=seed)
-        model = model_from_config("ocsdf/breast_cancer.yaml", warmup_epochs=args.epochs // 9, epsilons=RADII,
-                                  lr_final=args.lr_final, lam=args.lam, negative_std_scale=args.std_scale)
+        model = model_from_config(
+            "ocsdf/breast_cancer.yaml",
+            warmup_epochs=args.epochs // 9,
+            epsilons=RADII,
+            lr_final=args.lr_final,
+            lam=args.lam,
+            negative_std_scale=args.std_scale,
+        )
         with tempfile.TemporaryDirectory() as folder:
             fit = trainer(args.epochs, None if args.last else folder, args.val_every)
             fit.fit(model, datamodule=dm)

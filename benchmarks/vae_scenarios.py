@@ -13,10 +13,10 @@ import statistics
 
 import lightning as L
 
+from configs import model_from_config  # benchmarks/ is on sys.path when run as a script
 from lightning_occ.data import ScenarioDataModule
 from lightning_occ.models import KNNDetector
 from lightning_occ.utils.trainers import quiet_trainer
-from configs import model_from_config  # benchmarks/ is on sys.path when run as a script
 
 RADII = [0.1, 0.25, 0.5]
 MNIST_RADII = [8 / 255, 16 / 255, 36 / 255]
@@ -41,7 +41,9 @@ def main() -> None:
     for normal in SCENARIOS:
         group = "one-class" if isinstance(normal, int) else normal
         for seed in args.seeds:
-            dm = ScenarioDataModule(args.dataset, normal=normal, seed=seed, batch_size=64 if args.dataset == "digits" else 128)
+            dm = ScenarioDataModule(
+                args.dataset, normal=normal, seed=seed, batch_size=64 if args.dataset == "digits" else 128
+            )
             for latent in LATENTS:
                 L.seed_everything(seed, verbose=False)
                 model = model_from_config("vae/digits_cur.yaml", latent=latent, epsilons=radii)
@@ -54,10 +56,15 @@ def main() -> None:
                         certified.setdefault(group, []).append([out[f"test/certified_auroc@{r:g}"] for r in radii])
             knn = KNNDetector(k=5, epsilons=radii)
             knn.fit_bank(dm.train_features())
-            results.setdefault((group, "kNN"), []).append(trainer().test(knn, datamodule=dm, verbose=False)[0]["test/auroc"])
+            results.setdefault((group, "kNN"), []).append(
+                trainer().test(knn, datamodule=dm, verbose=False)[0]["test/auroc"]
+            )
             print(normal, seed, "done", flush=True)
     columns = [f"{latent}/{score}" for latent in LATENTS for score in SCORES] + ["kNN"]
-    print(f"\n{args.dataset}, {args.epochs} epochs: mean AUROC over seeds {args.seeds} (one-class = mean of the 10 digits)")
+    print(
+        f"\n{args.dataset}, {args.epochs} epochs: mean AUROC over seeds {args.seeds} "
+        "(one-class = mean of the 10 digits)"
+    )
     print("| normal | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
     for group in ("one-class", "CUR", "STR", "MIX"):

@@ -22,13 +22,30 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(config: str, normal: str, epochs: int, seed: int, pretrained: str | None, folder: Path) -> dict[str, float]:
-    common = ["--config", config, "--data.init_args.normal", normal, "--seed_everything", str(seed),
-              "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-              "--trainer.enable_model_summary", "false", "--trainer.default_root_dir", str(folder),
-              "--trainer.callbacks.dirpath", str(folder / "checkpoints"), "--report.out_dir", str(folder / "report")]
+    common = [
+        "--config",
+        config,
+        "--data.init_args.normal",
+        normal,
+        "--seed_everything",
+        str(seed),
+        "--trainer.logger",
+        "false",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.enable_model_summary",
+        "false",
+        "--trainer.default_root_dir",
+        str(folder),
+        "--trainer.callbacks.dirpath",
+        str(folder / "checkpoints"),
+        "--report.out_dir",
+        str(folder / "report"),
+    ]
     extra = ["--model.init_args.pretrained", pretrained] if pretrained else []
-    build_cli(["fit", *common, *extra, "--trainer.max_epochs", str(epochs), "--trainer.check_val_every_n_epoch",
-               str(epochs)])
+    build_cli(
+        ["fit", *common, *extra, "--trainer.max_epochs", str(epochs), "--trainer.check_val_every_n_epoch", str(epochs)]
+    )
     build_cli(["test", *common, "--ckpt_path", str(folder / "checkpoints" / "last.ckpt")])
     return json.loads((folder / "report" / "results.json").read_text())["metrics"]
 

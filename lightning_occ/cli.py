@@ -15,19 +15,19 @@ import lightning as L
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from lightning_occ import zoo
-from lightning_occ.core.checkpoints import load_checkpoint
-from lightning_occ.core.detector import DETECTOR_CLASS_KEY, AnomalyDetector
-from lightning_occ.errors import CheckpointError, UserError
 from lightning_occ.callbacks.predictions import PredictionWriter
 from lightning_occ.callbacks.report import CertifiedReport
 from lightning_occ.callbacks.threshold import Threshold
+from lightning_occ.core.checkpoints import load_checkpoint
+from lightning_occ.core.detector import DETECTOR_CLASS_KEY, AnomalyDetector
+from lightning_occ.errors import CheckpointError, UserError
+from lightning_occ.trainer import OCCTrainer
 from lightning_occ.utils.tracking import (
     check_logger_extras,
     check_requested_logger_extras,
     check_strategy_name,
     check_wandb_ready,
 )
-from lightning_occ.trainer import OCCTrainer
 from lightning_occ.zoo import commands as zoo_commands
 from lightning_occ.zoo.registry import ZOO_PREFIX
 
@@ -76,8 +76,10 @@ class LightningOCCCLI(LightningCLI):
             model = section.get("model")
             configured = getattr(model, "class_path", None) if model is not None else None
             if saved and configured and saved.rpartition(".")[2] != str(configured).rpartition(".")[2]:
-                raise CheckpointError(f"{ckpt_path} holds a {saved.rpartition('.')[2]} model, but the config asks for "
-                                      f"{configured}: pass the config the checkpoint was trained with.")
+                raise CheckpointError(
+                    f"{ckpt_path} holds a {saved.rpartition('.')[2]} model, but the config asks for "
+                    f"{configured}: pass the config the checkpoint was trained with."
+                )
             if unsafe:
                 return  # Lightning would re-read it with weights_only=True; the config must name the model
         super()._parse_ckpt_path()
@@ -172,8 +174,11 @@ def remove_empty_run_folders(before: set[Path], root: Path = Path("lightning_log
     (the saved config, an events file without values): each failure would otherwise leave one behind."""
     for folder in run_folders(root) - before:
         files = [p for p in folder.rglob("*") if p.is_file()]
-        if all(p.name in BOOKKEEPING_FILES or (p.name.startswith("events.out.tfevents")
-                                                and p.stat().st_size < EMPTY_EVENTS_BYTES) for p in files):
+        if all(
+            p.name in BOOKKEEPING_FILES
+            or (p.name.startswith("events.out.tfevents") and p.stat().st_size < EMPTY_EVENTS_BYTES)
+            for p in files
+        ):
             shutil.rmtree(folder, ignore_errors=True)
     if root.is_dir() and not any(root.iterdir()):
         root.rmdir()
@@ -205,14 +210,25 @@ def user_errors() -> tuple[type[BaseException], ...]:
     file system, and Lightning's own configuration checks (e.g. an unknown strategy)."""
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-    return (UserError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
-            MisconfigurationException, argparse.ArgumentError)
+    return (
+        UserError,
+        ValueError,
+        FileNotFoundError,
+        PermissionError,
+        IsADirectoryError,
+        NotADirectoryError,
+        MisconfigurationException,
+        argparse.ArgumentError,
+    )
 
 
 def _is_parser_wrapper(error: BaseException) -> bool:
     text = str(error)
-    return (type(error).__module__.startswith("jsonargparse") or "Does not validate against any of the" in text
-            or "Problem with given class_path" in text)
+    return (
+        type(error).__module__.startswith("jsonargparse")
+        or "Does not validate against any of the" in text
+        or "Problem with given class_path" in text
+    )
 
 
 def exit_with_user_error(error: BaseException) -> None:

@@ -25,8 +25,17 @@ import yaml
 
 __all__ = ["compare", "main"]
 
-QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
-         "--trainer.logger", "false", "--trainer.callbacks=[]", "--trainer.enable_checkpointing", "false"]
+QUIET = [
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_model_summary",
+    "false",
+    "--trainer.logger",
+    "false",
+    "--trainer.callbacks=[]",
+    "--trainer.enable_checkpointing",
+    "false",
+]
 
 
 def _model_bytes(model: torch.nn.Module) -> int:
@@ -52,20 +61,40 @@ def _test_inputs(datamodule: Any, limit: int = 2000) -> torch.Tensor:
     return first_items(datamodule.test_dataset, limit)[0]
 
 
-def evaluate_model(model_config: str, data_section: Path, epsilons: list[float], out: Path,
-                   max_epochs: int | None, smoothing: dict[str, float]) -> dict[str, Any]:
+def evaluate_model(
+    model_config: str,
+    data_section: Path,
+    epsilons: list[float],
+    out: Path,
+    max_epochs: int | None,
+    smoothing: dict[str, float],
+) -> dict[str, Any]:
     """Fit, choose the threshold on validation, test (and smooth when there is no bound): one row."""
     from lightning_occ.callbacks import EvaluationRecorder
     from lightning_occ.certify import PercentileSmoothing
     from lightning_occ.cli import build_cli
 
-    name = Path(model_config).stem if Path(model_config).parent.name in ("", ".") else \
-        f"{Path(model_config).parent.name}/{Path(model_config).stem}"
+    name = (
+        Path(model_config).stem
+        if Path(model_config).parent.name in ("", ".")
+        else f"{Path(model_config).parent.name}/{Path(model_config).stem}"
+    )
     folder = out / name.replace("/", "_")
     extra = ["--trainer.max_epochs", str(max_epochs)] if max_epochs is not None else []
-    arguments = ["--config", model_config, "--data", str(data_section), *QUIET, *extra,
-                 "--trainer.default_root_dir", str(folder), "--model.init_args.epsilons", json.dumps(epsilons),
-                 "--report.enabled", "false"]
+    arguments = [
+        "--config",
+        model_config,
+        "--data",
+        str(data_section),
+        *QUIET,
+        *extra,
+        "--trainer.default_root_dir",
+        str(folder),
+        "--model.init_args.epsilons",
+        json.dumps(epsilons),
+        "--report.enabled",
+        "false",
+    ]
     original, sys.argv = sys.argv, sys.argv[:1]  # LightningCLI warns when it sees both args and sys.argv
     try:
         cli = build_cli(arguments, run=False)
@@ -81,19 +110,24 @@ def evaluate_model(model_config: str, data_section: Path, epsilons: list[float],
     trainer.test(model, datamodule=datamodule, verbose=False)
     evaluation = recorder.latest["test"]
     row: dict[str, Any] = {
-        "model": f"{type(model).__name__} ({name})", "config": model_config, "auroc": evaluation.auroc,
+        "model": f"{type(model).__name__} ({name})",
+        "config": model_config,
+        "auroc": evaluation.auroc,
         "certificate": "Lipschitz" if evaluation.is_certified else None,
         "certified_auroc": evaluation.certified.tolist() if evaluation.is_certified else None,
         "certified_accuracy": None if evaluation.certified_accuracy is None else evaluation.certified_accuracy.tolist(),
-        "threshold": evaluation.threshold, "decisions": evaluation.decisions,
-        "fit_seconds": fit_seconds, "inputs_per_second": _throughput(model, _test_inputs(datamodule)),
+        "threshold": evaluation.threshold,
+        "decisions": evaluation.decisions,
+        "fit_seconds": fit_seconds,
+        "inputs_per_second": _throughput(model, _test_inputs(datamodule)),
         "model_bytes": _model_bytes(model),
     }
     if not evaluation.is_certified:
         settings = PercentileSmoothing(sigma=smoothing["sigma"], n=int(smoothing["n"]), alpha=smoothing["alpha"])
         trainer.callbacks.remove(recorder)
-        smoothed = trainer.certify(model, datamodule=datamodule, certifier=settings,
-                                   epsilons=[e for e in epsilons if e > 0])
+        smoothed = trainer.certify(
+            model, datamodule=datamodule, certifier=settings, epsilons=[e for e in epsilons if e > 0]
+        )
         row["certificate"] = smoothed.certificate
         row["certified_auroc"] = smoothed.certified.tolist()
         row["smoothed_auroc"] = smoothed.auroc
@@ -102,8 +136,12 @@ def evaluate_model(model_config: str, data_section: Path, epsilons: list[float],
 
 def _markdown(rows: list[dict[str, Any]], epsilons: list[float]) -> str:
     radii = [e for e in epsilons if e > 0]
-    header = (["detector", "AUROC"] + [f"cert. AUROC @{e:g}" for e in radii] + [f"cert. acc. @{e:g}" for e in radii]
-              + ["certificate", "fit s", "inputs/s", "MB"])
+    header = (
+        ["detector", "AUROC"]
+        + [f"cert. AUROC @{e:g}" for e in radii]
+        + [f"cert. acc. @{e:g}" for e in radii]
+        + ["certificate", "fit s", "inputs/s", "MB"]
+    )
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         auroc = row["certified_auroc"] or [None] * len(epsilons)
@@ -112,7 +150,12 @@ def _markdown(rows: list[dict[str, Any]], epsilons: list[float]) -> str:
         cells += ["-" if v is None else f"{v:.3f}" for v in auroc[1:]]
         cells += ["-" if v is None else f"{v:.3f}" for v in accuracy[1:]]
         kind = "smoothing" if row["certificate"] and "smoothing" in row["certificate"] else row["certificate"] or "-"
-        cells += [kind, f"{row['fit_seconds']:.1f}", f"{row['inputs_per_second']:.0f}", f"{row['model_bytes'] / 1e6:.2f}"]
+        cells += [
+            kind,
+            f"{row['fit_seconds']:.1f}",
+            f"{row['inputs_per_second']:.0f}",
+            f"{row['model_bytes'] / 1e6:.2f}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -125,15 +168,24 @@ def _plot(rows: list[dict[str, Any]], epsilons: list[float], path: Path, title: 
         if row["certified_auroc"] is None:
             continue
         kind = "smoothing" if "smoothing" in (row["certificate"] or "") else "Lipschitz"
-        figure, axes = plot_certified_curve(epsilons, row["certified_auroc"], ax=axes, label=f"{row['model']} [{kind}]",
-                                            title=title)
+        figure, axes = plot_certified_curve(
+            epsilons, row["certified_auroc"], ax=axes, label=f"{row['model']} [{kind}]", title=title
+        )
     if axes is not None:
         axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
         figure.savefig(path, dpi=110, bbox_inches="tight")
 
 
-def compare(data: str, models: list[str], out: str | Path = "results/compare", epsilons: list[float] | None = None,
-            max_epochs: int | None = None, sigma: float = 0.5, n: int = 1000, alpha: float = 0.01) -> list[dict[str, Any]]:
+def compare(
+    data: str,
+    models: list[str],
+    out: str | Path = "results/compare",
+    epsilons: list[float] | None = None,
+    max_epochs: int | None = None,
+    sigma: float = 0.5,
+    n: int = 1000,
+    alpha: float = 0.01,
+) -> list[dict[str, Any]]:
     """Run the comparison; writes ``comparison.md``, ``comparison.json`` and ``certified_auroc.png`` into ``out``."""
     from lightning_occ.errors import UserError
     from lightning_occ.utils.atomic import atomic_path
@@ -141,7 +193,9 @@ def compare(data: str, models: list[str], out: str | Path = "results/compare", e
     radii = sorted({0.0, *(float(e) for e in (epsilons or [0.1, 0.25, 0.5]))})
     config = yaml.safe_load(Path(data).read_text()) if Path(data).is_file() else None
     if not isinstance(config, dict) or "data" not in config:
-        raise UserError(f"--data {data!r} must be a YAML config with a `data:` section (e.g. configs/knn/digits_cur.yaml).")
+        raise UserError(
+            f"--data {data!r} must be a YAML config with a `data:` section (e.g. configs/knn/digits_cur.yaml)."
+        )
     for model_config in models:
         if not Path(model_config).is_file():
             raise UserError(f"--models: no config file {model_config!r}.")
@@ -152,8 +206,11 @@ def compare(data: str, models: list[str], out: str | Path = "results/compare", e
         data_section = Path(scratch) / "data.yaml"
         data_section.write_text(yaml.safe_dump(config["data"]))
         for model_config in models:
-            rows.append(evaluate_model(model_config, data_section, radii, folder, max_epochs,
-                                       {"sigma": sigma, "n": n, "alpha": alpha}))
+            rows.append(
+                evaluate_model(
+                    model_config, data_section, radii, folder, max_epochs, {"sigma": sigma, "n": n, "alpha": alpha}
+                )
+            )
             print(f"compare: {rows[-1]['model']}: AUROC {rows[-1]['auroc']:.4f}", flush=True)
     init = config["data"].get("init_args", {})
     title = f"{init.get('dataset', Path(data).stem)} (normal: {init.get('normal', init.get('normal_classes', '-'))})"
@@ -161,8 +218,12 @@ def compare(data: str, models: list[str], out: str | Path = "results/compare", e
     with atomic_path(folder / "comparison.md") as partial:
         partial.write_text(f"# Certified comparison on {title}\n\n{table}")
     with atomic_path(folder / "comparison.json") as partial:
-        partial.write_text(json.dumps({"data": data, "epsilons": radii, "smoothing": {"sigma": sigma, "n": n,
-                                       "alpha": alpha}, "rows": rows}, indent=2))
+        partial.write_text(
+            json.dumps(
+                {"data": data, "epsilons": radii, "smoothing": {"sigma": sigma, "n": n, "alpha": alpha}, "rows": rows},
+                indent=2,
+            )
+        )
     _plot(rows, radii, folder / "certified_auroc.png", f"Certified AUROC on {title}")
     print("\n" + table + f"\nWritten to {folder.resolve()}: comparison.md, comparison.json, certified_auroc.png")
     return rows

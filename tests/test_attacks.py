@@ -3,8 +3,8 @@
 import torch
 
 from lightning_occ.callbacks import AttackCheck, EvaluationRecorder
-from lightning_occ.utils.attacks import PGDSettings, attacked_auroc, pgd_attack_scores
 from lightning_occ.models import KNNDetector
+from lightning_occ.utils.attacks import PGDSettings, attacked_auroc, pgd_attack_scores
 from tests.helpers.training import tiny_trainer, trained_tiny_ocsdf
 
 
@@ -54,8 +54,9 @@ def test_attack_check_callback_on_a_knn_detector():
     detector = KNNDetector(k=5, epsilons=[0.5, 1.0, 2.0])
     detector.fit_bank(datamodule.train_features())
     recorder = EvaluationRecorder()
-    results = tiny_trainer(callbacks=[AttackCheck(steps=10), recorder]).test(detector, datamodule=datamodule,
-                                                                             verbose=False)[0]
+    results = tiny_trainer(callbacks=[AttackCheck(steps=10), recorder]).test(
+        detector, datamodule=datamodule, verbose=False
+    )[0]
     evaluation = recorder.latest["test"]
     assert_sound_ordering(evaluation.auroc, evaluation.other_curves["attacked AUROC (PGD)"], evaluation.certified)
     assert abs(results["test/attacked_auroc@2"] - float(evaluation.other_curves["attacked AUROC (PGD)"][-1])) < 1e-6
@@ -67,8 +68,8 @@ def test_attack_check_callback_on_a_knn_detector():
 def test_results_json_reports_how_loose_the_certificate_is(tmp_path):
     import json
 
-    from lightning_occ.data import TabularDataModule
     from lightning_occ.callbacks.report_files import write_report
+    from lightning_occ.data import TabularDataModule
 
     datamodule = TabularDataModule("breast_cancer")
     datamodule.setup()
@@ -94,8 +95,10 @@ def test_apgd_and_the_combined_attack_reach_the_worst_case_of_a_linear_score():
     x = torch.randn(10, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     target = torch.tensor([0, 1] * 5)
     worst = x @ w + torch.where(target.bool(), -0.5, 0.5) * w.norm()
-    for attacked in (apgd_attack_scores(lambda z: z @ w, x, target, 0.5),
-                     strongest_attack_scores(lambda z: z @ w, x, target, 0.5)):
+    for attacked in (
+        apgd_attack_scores(lambda z: z @ w, x, target, 0.5),
+        strongest_attack_scores(lambda z: z @ w, x, target, 0.5),
+    ):
         gap = torch.where(target.bool(), attacked - worst, worst - attacked)
         assert float(gap.min()) >= -1e-9  # never beyond the true worst case
         assert float(gap.max()) <= 1e-3 * float(w.norm())  # and at it, up to the step control

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import lightning_occ as lo
-from lightning_occ.core.checkpoints import load_checkpoint, load_detector
 from lightning_occ.cli import main
+from lightning_occ.core.checkpoints import load_checkpoint, load_detector
 from lightning_occ.data import TabularDataModule
 from lightning_occ.errors import CheckpointError, UnsafeCheckpointError
 from lightning_occ.models import KNNDetector
@@ -37,8 +37,19 @@ def test_a_tampered_cached_checkpoint_is_rebuilt_with_a_message_and_the_test_rep
     checkpoint["state_dict"][last] = -checkpoint["state_dict"][last]  # the audit's attack: flip the score
     torch.save(checkpoint, path)
     capsys.readouterr()
-    main(["test", "--ckpt_path", f"zoo:{name}", "--trainer.enable_progress_bar", "false",
-          "--trainer.logger", "false", "--report.out_dir", "report"])
+    main(
+        [
+            "test",
+            "--ckpt_path",
+            f"zoo:{name}",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.logger",
+            "false",
+            "--report.out_dir",
+            "report",
+        ]
+    )
     captured = capsys.readouterr()
     assert f"the cached file {path}" in captured.err and "rebuilt it from the verified zoo weights" in captured.err
     recorded = lo.zoo.get_info(name)["metrics"]["test/auroc"]
@@ -120,8 +131,19 @@ def test_load_detector_refuses_a_pickled_callable_and_names_the_opt_in(poisoned_
 @pytest.mark.parametrize("verb", ["test", "certify"])
 def test_cli_refuses_a_pickled_callable_in_one_line(poisoned_checkpoint, verb, capsys):
     _, poisoned = poisoned_checkpoint
-    args = [verb, "--model", "lightning_occ.models.KNNDetector", "--data", "lightning_occ.data.TabularDataModule",
-            "--data.dataset", "breast_cancer", "--trainer.logger", "false", "--ckpt_path", str(poisoned)]
+    args = [
+        verb,
+        "--model",
+        "lightning_occ.models.KNNDetector",
+        "--data",
+        "lightning_occ.data.TabularDataModule",
+        "--data.dataset",
+        "breast_cancer",
+        "--trainer.logger",
+        "false",
+        "--ckpt_path",
+        str(poisoned),
+    ]
     if verb == "certify":
         args += ["--certifier.n", "100", "--certifier.alpha", "0.1", "--epsilons", "[0.01]"]
     with pytest.raises(SystemExit) as exited:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from lightning_occ.certify import SmoothedDetector
-from lightning_occ.core.checkpoints import load_detector
 from lightning_occ.cli import build_cli
+from lightning_occ.core.checkpoints import load_detector
 from lightning_occ.data import TabularDataModule
 from lightning_occ.models import OCSDF, KNNDetector
 from lightning_occ.trainer import OCCTrainer
@@ -32,8 +32,19 @@ def test_certify_a_knn_checkpoint_writes_per_sample_certificates(tmp_path, capsy
     checkpoint = fit("configs/knn/breast_cancer.yaml")
     assert isinstance(load_detector(checkpoint), KNNDetector)
     report = tmp_path / "report"
-    build_cli(["certify", "--config", str(ROOT / "configs/knn/breast_cancer.yaml"), *FAST, *CERTIFIER,
-               "--ckpt_path", str(checkpoint), "--report.out_dir", str(report)])
+    build_cli(
+        [
+            "certify",
+            "--config",
+            str(ROOT / "configs/knn/breast_cancer.yaml"),
+            *FAST,
+            *CERTIFIER,
+            "--ckpt_path",
+            str(checkpoint),
+            "--report.out_dir",
+            str(report),
+        ]
+    )
     printed = capsys.readouterr().out
     assert "percentile smoothing" in printed and "Lipschitz (unsmoothed)" in printed
     rows = read_certificates(report / "certificates.csv")
@@ -50,17 +61,50 @@ def test_certify_a_knn_checkpoint_writes_per_sample_certificates(tmp_path, capsy
 
 def test_certify_an_ocsdf_checkpoint_and_smooth_it_through_test(tmp_path):
     config = "configs/ocsdf/breast_cancer.yaml"
-    checkpoint = fit(config, "--trainer.max_epochs", "2", "--model.init_args.width", "16",
-                     "--model.init_args.warmup_epochs", "1")
+    checkpoint = fit(
+        config, "--trainer.max_epochs", "2", "--model.init_args.width", "16", "--model.init_args.warmup_epochs", "1"
+    )
     report = tmp_path / "certify"
-    build_cli(["certify", "--config", str(ROOT / config), *FAST, *CERTIFIER, "--epsilons", "[0.1, 0.2]",
-               "--ckpt_path", str(checkpoint), "--report.out_dir", str(report)])
+    build_cli(
+        [
+            "certify",
+            "--config",
+            str(ROOT / config),
+            *FAST,
+            *CERTIFIER,
+            "--epsilons",
+            "[0.1, 0.2]",
+            "--ckpt_path",
+            str(checkpoint),
+            "--report.out_dir",
+            str(report),
+        ]
+    )
     assert [k for k in read_certificates(report / "certificates.csv")[0] if k.startswith("upper")] == [
-        "upper@0", "upper@0.1", "upper@0.2"]
-    cli = build_cli(["test", "--config", str(ROOT / config), *FAST, "--model", "lightning_occ.certify.SmoothedDetector",
-                     "--model.checkpoint", str(checkpoint), "--model.certifier.sigma", "1.0",
-                     "--model.certifier.n", "1000", "--model.certifier.alpha", "0.01",
-                     "--report.out_dir", str(tmp_path / "test")])
+        "upper@0",
+        "upper@0.1",
+        "upper@0.2",
+    ]
+    cli = build_cli(
+        [
+            "test",
+            "--config",
+            str(ROOT / config),
+            *FAST,
+            "--model",
+            "lightning_occ.certify.SmoothedDetector",
+            "--model.checkpoint",
+            str(checkpoint),
+            "--model.certifier.sigma",
+            "1.0",
+            "--model.certifier.n",
+            "1000",
+            "--model.certifier.alpha",
+            "0.01",
+            "--report.out_dir",
+            str(tmp_path / "test"),
+        ]
+    )
     assert isinstance(cli.model.detector, OCSDF)
     metrics = cli.trainer.callback_metrics
     assert {"test/auroc", "test/certified_auroc@0.25", "test/certified_auroc@1"} <= set(metrics)
@@ -76,8 +120,18 @@ def test_certify_rejects_a_checkpoint_of_another_method(tmp_path):
 def test_certify_radius_beyond_sigma_is_explained(tmp_path):
     checkpoint = fit("configs/knn/breast_cancer.yaml")
     with pytest.raises(ValueError, match="largest radius it can certify is"):
-        build_cli(["certify", "--config", str(ROOT / "configs/knn/breast_cancer.yaml"), *FAST,
-                   "--certifier.sigma", "0.1", "--ckpt_path", str(checkpoint)])
+        build_cli(
+            [
+                "certify",
+                "--config",
+                str(ROOT / "configs/knn/breast_cancer.yaml"),
+                *FAST,
+                "--certifier.sigma",
+                "0.1",
+                "--ckpt_path",
+                str(checkpoint),
+            ]
+        )
 
 
 def test_smoothed_detector_needs_exactly_one_source():

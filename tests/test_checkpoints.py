@@ -10,14 +10,36 @@ import torch
 from lightning_occ.cli import build_cli
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = ["--model.init_args.width", "16", "--model.init_args.depth", "1", "--model.init_args.warmup_epochs", "2",
-         "--trainer.check_val_every_n_epoch", "3", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-         "--report.enabled", "false"]
+SMALL = [
+    "--model.init_args.width",
+    "16",
+    "--model.init_args.depth",
+    "1",
+    "--model.init_args.warmup_epochs",
+    "2",
+    "--trainer.check_val_every_n_epoch",
+    "3",
+    "--trainer.logger",
+    "false",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--report.enabled",
+    "false",
+]
 
 
 def fit(epochs: int, *extra: str) -> None:
-    build_cli(["fit", "--config", str(ROOT / "configs/ocsdf/breast_cancer.yaml"), *SMALL,
-               "--trainer.max_epochs", str(epochs), *extra])
+    build_cli(
+        [
+            "fit",
+            "--config",
+            str(ROOT / "configs/ocsdf/breast_cancer.yaml"),
+            *SMALL,
+            "--trainer.max_epochs",
+            str(epochs),
+            *extra,
+        ]
+    )
 
 
 def test_last_ckpt_is_the_final_epoch_next_to_the_best_one_and_resumes():

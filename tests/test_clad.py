@@ -11,29 +11,54 @@ import torch
 import yaml
 from torch import nn
 
-from lightning_occ.core.checkpoints import load_detector
 from lightning_occ.cli import build_cli
-from lightning_occ.models.clad.clustering import cluster_purity
+from lightning_occ.core.checkpoints import load_detector
 from lightning_occ.data import ScenarioDataModule
 from lightning_occ.models import CLAD
 from lightning_occ.models.clad.classifiers import create_classifier
+from lightning_occ.models.clad.clustering import cluster_purity
 from lightning_occ.models.clad.dec import DECHead, classifier_targets, sharpened_target, student_t_assignment
 from lightning_occ.models.clad.odin import max_softmax, odin_grid_scores, odin_perturbation, odin_scores
 from tests.helpers.training import tiny_trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = str(ROOT / "configs/clad/digits_cur.yaml")
-FAST = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
-        # a smaller classifier than the config's half-width ResNet-18 at 16 px keeps the test fast
-        "--model.init_args.classifier_kwargs", "{channels: [8, 16, 16, 16]}",
-        "--model.init_args.classifier_input_size", "null"]
-SHORT = ["--model.init_args.ae_epochs", "2", "--model.init_args.dec_epochs", "2",
-         "--model.init_args.classifier_epochs", "1", "--trainer.max_epochs", "5", "--trainer.check_val_every_n_epoch", "1"]
+FAST = [
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_model_summary",
+    "false",
+    # a smaller classifier than the config's half-width ResNet-18 at 16 px keeps the test fast
+    "--model.init_args.classifier_kwargs",
+    "{channels: [8, 16, 16, 16]}",
+    "--model.init_args.classifier_input_size",
+    "null",
+]
+SHORT = [
+    "--model.init_args.ae_epochs",
+    "2",
+    "--model.init_args.dec_epochs",
+    "2",
+    "--model.init_args.classifier_epochs",
+    "1",
+    "--trainer.max_epochs",
+    "5",
+    "--trainer.check_val_every_n_epoch",
+    "1",
+]
 
 
 def tiny_clad(**overrides) -> CLAD:
-    settings = dict(num_clusters=4, latent_dim=4, ae_channels=(8, 8), ae_epochs=2, dec_epochs=2, classifier_epochs=1,
-                    classifier="resnet18", epsilons=[0.1])
+    settings = dict(
+        num_clusters=4,
+        latent_dim=4,
+        ae_channels=(8, 8),
+        ae_epochs=2,
+        dec_epochs=2,
+        classifier_epochs=1,
+        classifier="resnet18",
+        epsilons=[0.1],
+    )
     settings.update(overrides)
     return CLAD(**settings)
 
@@ -47,7 +72,7 @@ def test_student_t_assignment_and_sharpened_target_by_hand():
     # f = (20/21, 22/21); p1 ~ (4/9 / f1, 1/9 / f2) ~ (88, 20); p2 ~ (4/49 / f1, 25/49 / f2) ~ (88, 500)
     assert torch.allclose(sharpened_target(q), torch.tensor([[88 / 108, 20 / 108], [88 / 588, 500 / 588]]))
     q2 = student_t_assignment(codes, centres, alpha=2.0)
-    kernel = torch.tensor([[1.0, 1.5 ** -1.5], [3.0 ** -1.5, 1.5 ** -1.5]])
+    kernel = torch.tensor([[1.0, 1.5**-1.5], [3.0**-1.5, 1.5**-1.5]])
     assert torch.allclose(q2, kernel / kernel.sum(1, keepdim=True))
 
 
@@ -167,8 +192,13 @@ def test_soft_targets_train_the_classifier_on_dec_posteriors_and_skip_one_image_
     train on: the classifier stage skips it. Soft targets: the classifier is fitted to Q itself."""
     L.seed_everything(0, verbose=False)
     datamodule = ScenarioDataModule("digits", normal="CUR", batch_size=48)
-    model = tiny_clad(pseudo_targets="soft", classifier_input_size=12, classifier_kwargs={"channels": [8, 8, 8, 8]},
-                      classifier_epochs=6, classifier_lr=3e-3)
+    model = tiny_clad(
+        pseudo_targets="soft",
+        classifier_input_size=12,
+        classifier_kwargs={"channels": [8, 8, 8, 8]},
+        classifier_epochs=6,
+        classifier_lr=3e-3,
+    )
     tiny_trainer(max_epochs=10, limit_val_batches=0).fit(model, datamodule=datamodule)
     assert len(datamodule.train_dataset) % 48 == 1
     assert int(model.classifier_steps) == 6 * (len(datamodule.train_dataset) // 48)
@@ -193,8 +223,16 @@ def test_one_command_trains_every_stage_then_tests_and_certifies_the_checkpoint(
     checkpoint = Path("results/clad_digits_cur/checkpoints/last.ckpt")
     rows = read_metrics(tmp_path)
     logged = {k for row in rows for k, v in row.items() if v}
-    assert {"train/autoencoder_loss_epoch", "train/clustering_loss_epoch", "train/classifier_loss_epoch",
-            "clustering/nmi", "clustering/purity", "clustering/label_change", "val/auroc", "val/msp_auroc"} <= logged
+    assert {
+        "train/autoencoder_loss_epoch",
+        "train/clustering_loss_epoch",
+        "train/classifier_loss_epoch",
+        "clustering/nmi",
+        "clustering/purity",
+        "clustering/label_change",
+        "val/auroc",
+        "val/msp_auroc",
+    } <= logged
     clusters = yaml.safe_load(Path(CONFIG).read_text())["model"]["init_args"]["num_clusters"]
     histogram = [row for row in rows if row.get("clustering/pseudo_label_fraction/0")][-1]
     fractions = [float(histogram[f"clustering/pseudo_label_fraction/{j}"] or 0) for j in range(clusters)]
@@ -208,15 +246,34 @@ def test_one_command_trains_every_stage_then_tests_and_certifies_the_checkpoint(
     assert torch.equal(model.eval().score(x), reloaded.eval().score(x))
 
     report = tmp_path / "report"
-    cli = build_cli(["test", "--config", CONFIG, *FAST, "--ckpt_path", str(checkpoint), "--report.out_dir", str(report)])
+    cli = build_cli(
+        ["test", "--config", CONFIG, *FAST, "--ckpt_path", str(checkpoint), "--report.out_dir", str(report)]
+    )
     results = json.loads((report / "results.json").read_text())
     assert results["metrics"]["test/auroc"] == pytest.approx(float(cli.trainer.callback_metrics["test/auroc"]))
     assert results["certified_auroc"][0] == results["metrics"]["test/auroc"]
     assert all(value is None for value in results["certified_auroc"][1:])  # CLAD alone certifies nothing
     assert 0.0 <= float(cli.trainer.callback_metrics["test/msp_auroc"]) <= 1.0
-    build_cli(["certify", "--config", CONFIG, *FAST, "--ckpt_path", str(checkpoint), "--report.out_dir", str(report),
-               "--certifier.sigma", "0.25", "--certifier.n", "100", "--epsilons", "[0.05]",
-               "--trainer.limit_test_batches", "2"])  # n=100 could not certify the default radius 0.25
+    build_cli(
+        [
+            "certify",
+            "--config",
+            CONFIG,
+            *FAST,
+            "--ckpt_path",
+            str(checkpoint),
+            "--report.out_dir",
+            str(report),
+            "--certifier.sigma",
+            "0.25",
+            "--certifier.n",
+            "100",
+            "--epsilons",
+            "[0.05]",
+            "--trainer.limit_test_batches",
+            "2",
+        ]
+    )  # n=100 could not certify the default radius 0.25
     certified = json.loads((report / "results.json").read_text())["certified_auroc"]
     assert len(certified) == 2 and certified[1] <= certified[0]
 
@@ -237,7 +294,9 @@ def test_stages_run_alone_and_chain_through_init_from(tmp_path):
     trainer = tiny_trainer(max_epochs=10, limit_val_batches=0)
     trainer.fit(second, datamodule=datamodule)
     assert int(second.reached_stage) == 1 and int(second.classifier_steps) == 0
-    assert torch.equal(second.autoencoder.decoder.upsample[0].weight, first.autoencoder.decoder.upsample[0].weight)  # decoder untouched
+    assert torch.equal(
+        second.autoencoder.decoder.upsample[0].weight, first.autoencoder.decoder.upsample[0].weight
+    )  # decoder untouched
     assert not torch.equal(second.autoencoder.encoder[0].weight, first.autoencoder.encoder[0].weight)  # DEC trained it
     trainer.save_checkpoint(tmp_path / "dec.ckpt")
 
@@ -249,8 +308,9 @@ def test_stages_run_alone_and_chain_through_init_from(tmp_path):
     assert 0 <= out["test/auroc"] <= 1
 
     with pytest.raises(ValueError, match="start_stage='classifier' needs the earlier stages"):
-        tiny_trainer(max_epochs=10).fit(tiny_clad(init_from=str(tmp_path / "ae.ckpt"), start_stage="classifier"),
-                                        datamodule=datamodule)
+        tiny_trainer(max_epochs=10).fit(
+            tiny_clad(init_from=str(tmp_path / "ae.ckpt"), start_stage="classifier"), datamodule=datamodule
+        )
 
 
 @pytest.mark.timeout(300)
@@ -259,15 +319,21 @@ def test_odin_candidates_are_chosen_on_the_validation_split():
 
     datamodule = ScenarioDataModule("digits", normal="CUR", batch_size=64)
     L.seed_everything(0, verbose=False)
-    model = tiny_clad(ae_epochs=1, dec_epochs=1, classifier_epochs=2, temperature=[1.0, 1000.0],
-                      odin_eps=[0.0, 0.01, 0.05])
+    model = tiny_clad(
+        ae_epochs=1, dec_epochs=1, classifier_epochs=2, temperature=[1.0, 1000.0], odin_eps=[0.0, 0.01, 0.05]
+    )
     trainer = tiny_trainer(max_epochs=4)
     trainer.fit(model, datamodule=datamodule)
     model.eval()
-    batches = [(model._images(batch[0]), batch[1]) for batch in datamodule.val_dataloader()]  # the batches validation saw
+    batches = [
+        (model._images(batch[0]), batch[1]) for batch in datamodule.val_dataloader()
+    ]  # the batches validation saw
     target = torch.cat([y for _, y in batches]).numpy()
-    aurocs = {(t, e): roc_auc_score(target, torch.cat([odin_scores(model.classifier, x, t, e) for x, _ in batches]))
-              for t in (1.0, 1000.0) for e in (0.0, 0.01, 0.05)}
+    aurocs = {
+        (t, e): roc_auc_score(target, torch.cat([odin_scores(model.classifier, x, t, e) for x, _ in batches]))
+        for t in (1.0, 1000.0)
+        for e in (0.0, 0.01, 0.05)
+    }
     chosen = model.odin.current()
     assert aurocs[chosen] == pytest.approx(max(aurocs.values()), abs=1e-6)
     assert float(trainer.callback_metrics["val/odin_auroc"]) == pytest.approx(aurocs[chosen], abs=1e-6)

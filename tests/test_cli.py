@@ -16,8 +16,17 @@ FAST = ["--trainer.enable_progress_bar", "false", "--trainer.logger", "false"]
 
 def test_fit_then_test_from_a_config_writes_the_report(tmp_path, capsys):
     config = ROOT / "configs/ocsdf/two_moons.yaml"
-    args = ["--config", str(config), "--trainer.max_epochs", "3", "--model.init_args.width", "16", *FAST,
-            "--report.out_dir", str(tmp_path / "report")]
+    args = [
+        "--config",
+        str(config),
+        "--trainer.max_epochs",
+        "3",
+        "--model.init_args.width",
+        "16",
+        *FAST,
+        "--report.out_dir",
+        str(tmp_path / "report"),
+    ]
     build_cli(["fit", *args])
     checkpoint = Path("results/ocsdf_two_moons/checkpoints/last.ckpt")
     assert checkpoint.is_file()
@@ -25,8 +34,12 @@ def test_fit_then_test_from_a_config_writes_the_report(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "certified AUROC" in printed and "0 (clean)" in printed
     results = json.loads((tmp_path / "report/results.json").read_text())
-    assert set(results["metrics"]) == {"test/auroc", "test/certified_auroc@0.05", "test/certified_auroc@0.1",
-                                       "test/certified_auroc@0.2"}
+    assert set(results["metrics"]) == {
+        "test/auroc",
+        "test/certified_auroc@0.05",
+        "test/certified_auroc@0.1",
+        "test/certified_auroc@0.2",
+    }
     for name in ("certified_auroc.png", "roc_curve.png", "score_histograms.png", "score_field.png"):
         assert (tmp_path / "report" / name).stat().st_size > 1000
 
@@ -51,8 +64,18 @@ def test_logger_configs_combine_with_a_method_config(logger, monkeypatch):
 
 def test_print_config_through_python_m(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "lightning_occ", "fit", "--config", str(ROOT / "configs/ocsdf/breast_cancer.yaml"),
-         "--print_config"], capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "lightning_occ",
+            "fit",
+            "--config",
+            str(ROOT / "configs/ocsdf/breast_cancer.yaml"),
+            "--print_config",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     config = yaml.safe_load(out)
     assert config["model"]["class_path"] == "lightning_occ.models.OCSDF"
@@ -80,18 +103,30 @@ def test_a_checkpoint_of_another_method_than_the_config_names_both(tmp_path, cap
     trainer.strategy.connect(model)
     trainer.save_checkpoint(tmp_path / "ocsdf.ckpt")
     with pytest.raises(SystemExit) as exited:
-        main(["test", "--config", str(ROOT / "configs/knn/breast_cancer.yaml"), "--ckpt_path", str(tmp_path / "ocsdf.ckpt"),
-              "--trainer.logger", "false"])
+        main(
+            [
+                "test",
+                "--config",
+                str(ROOT / "configs/knn/breast_cancer.yaml"),
+                "--ckpt_path",
+                str(tmp_path / "ocsdf.ckpt"),
+                "--trainer.logger",
+                "false",
+            ]
+        )
     error = capsys.readouterr().err
     assert exited.value.code == 2 and "Traceback" not in error
     assert "holds a OCSDF model, but the config asks for lightning_occ.models.KNNDetector" in error
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"activation": "relu6"}, "Unknown activation 'relu6'"),
-    ({"width": -5}, "width and depth must be >= 1"),
-    ({"network": "orthconv"}, "Unknown network 'orthconv'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"activation": "relu6"}, "Unknown activation 'relu6'"),
+        ({"width": -5}, "width and depth must be >= 1"),
+        ({"network": "orthconv"}, "Unknown network 'orthconv'"),
+    ],
+)
 def test_ocsdf_constructor_arguments_are_validated(kwargs, message):
     from lightning_occ.models import OCSDF
 
@@ -101,9 +136,11 @@ def test_ocsdf_constructor_arguments_are_validated(kwargs, message):
 
 @pytest.mark.parametrize("args", [["--help"], ["zoo", "list"]], ids=["help", "zoo-list"])
 def test_light_verbs_start_without_torch_or_lightning(args):
-    code = ("import sys; from lightning_occ.console import main; main(sys.argv[1:]); "
-            "heavy = sorted(m for m in ('torch', 'lightning', 'timm', 'matplotlib') if m in sys.modules); "
-            "print('HEAVY', heavy)")
+    code = (
+        "import sys; from lightning_occ.console import main; main(sys.argv[1:]); "
+        "heavy = sorted(m for m in ('torch', 'lightning', 'timm', 'matplotlib') if m in sys.modules); "
+        "print('HEAVY', heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
     assert ("usage: lightning-occ" in out) if args == ["--help"] else ("ocsdf-breast-cancer" in out)

@@ -84,9 +84,22 @@ def test_conv_vae_from_the_cli_writes_latent_scatter_and_reconstructions(tmp_pat
     from lightning_occ.cli import build_cli
 
     config = str(Path(__file__).resolve().parents[1] / "configs/vae/digits_cur.yaml")
-    args = ["--config", config, "--model.init_args.network", "conv", "--model.init_args.latent_dim", "2",
-            "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
-            "--report.out_dir", str(tmp_path / "report")]
+    args = [
+        "--config",
+        config,
+        "--model.init_args.network",
+        "conv",
+        "--model.init_args.latent_dim",
+        "2",
+        "--trainer.max_epochs",
+        "2",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.logger",
+        "false",
+        "--report.out_dir",
+        str(tmp_path / "report"),
+    ]
     fit = build_cli(["fit", *args])
     assert type(fit.model.encoder).__name__ == "ConvGaussianEncoder"
     tested = build_cli(["test", *args, "--ckpt_path", "results/vae_digits_cur/checkpoints/last.ckpt"])

@@ -14,10 +14,29 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_compare_writes_one_row_per_detector_with_lipschitz_or_smoothing_certificates(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    models = [str(ROOT / "configs" / c) for c in ("knn/digits_cur.yaml", "vae/digits_cur.yaml",
-                                                  "pyod/ecod_digits_cur.yaml")]
-    main(["compare", "--data", str(ROOT / "configs/knn/digits_cur.yaml"), "--models", *models, "--max_epochs", "1",
-          "--epsilons", "0.1", "0.5", "--sigma", "0.5", "--n", "1000", "--out", "cmp"])
+    models = [
+        str(ROOT / "configs" / c) for c in ("knn/digits_cur.yaml", "vae/digits_cur.yaml", "pyod/ecod_digits_cur.yaml")
+    ]
+    main(
+        [
+            "compare",
+            "--data",
+            str(ROOT / "configs/knn/digits_cur.yaml"),
+            "--models",
+            *models,
+            "--max_epochs",
+            "1",
+            "--epsilons",
+            "0.1",
+            "0.5",
+            "--sigma",
+            "0.5",
+            "--n",
+            "1000",
+            "--out",
+            "cmp",
+        ]
+    )
     result = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
     rows = {row["config"]: row for row in result["rows"]}
     assert result["epsilons"] == [0.0, 0.1, 0.5] and list(rows) == models

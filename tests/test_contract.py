@@ -26,16 +26,45 @@ VECTOR = (2,)
 
 # name: (factory, input shape, epochs)
 DETECTORS: dict[str, tuple[Callable[[], AnomalyDetector], tuple[int, ...], int]] = {
-    "OCSDF-mlp": (lambda: OCSDF(width=16, depth=2, warmup_epochs=5, negative_steps=2, lr=1e-2, epsilons=[0.05]),
-                  VECTOR, 40),
-    "OCSDF-orthoconv": (lambda: OCSDF(network="orthoconv", stem="patches", channels=(4, 8), convs_per_stage=1,
-                                      negative_init="uniform", domain=(0.0, 1.0), warmup_epochs=1, negative_steps=1,
-                                      lr=1e-2, epsilons=[0.05]), IMAGE, 4),
+    "OCSDF-mlp": (
+        lambda: OCSDF(width=16, depth=2, warmup_epochs=5, negative_steps=2, lr=1e-2, epsilons=[0.05]),
+        VECTOR,
+        40,
+    ),
+    "OCSDF-orthoconv": (
+        lambda: OCSDF(
+            network="orthoconv",
+            stem="patches",
+            channels=(4, 8),
+            convs_per_stage=1,
+            negative_init="uniform",
+            domain=(0.0, 1.0),
+            warmup_epochs=1,
+            negative_steps=1,
+            lr=1e-2,
+            epsilons=[0.05],
+        ),
+        IMAGE,
+        4,
+    ),
     "KNNDetector": (lambda: KNNDetector(k=3, epsilons=[0.05]), VECTOR, 1),
     "CompactVAE": (lambda: CompactVAE(latent="lipschitz", latent_dim=2, hidden=16, k=3, epsilons=[0.05]), VECTOR, 3),
-    "CLAD": (lambda: CLAD(num_clusters=2, latent_dim=2, ae_channels=(4, 4), ae_epochs=1, dec_epochs=1,
-                          classifier_epochs=1, classifier="resnet18", classifier_kwargs={"channels": [4, 4, 4, 4]},
-                          score_name="recon", epsilons=[0.05]), IMAGE, 3),
+    "CLAD": (
+        lambda: CLAD(
+            num_clusters=2,
+            latent_dim=2,
+            ae_channels=(4, 4),
+            ae_epochs=1,
+            dec_epochs=1,
+            classifier_epochs=1,
+            classifier="resnet18",
+            classifier_kwargs={"channels": [4, 4, 4, 4]},
+            score_name="recon",
+            epsilons=[0.05],
+        ),
+        IMAGE,
+        3,
+    ),
     "MahalanobisDetector": (lambda: MahalanobisDetector(epsilons=[0.05]), VECTOR, 1),
     "PyODDetector-KNN": (lambda: PyODDetector("KNN", epsilons=[0.05]), VECTOR, 1),
     "PyODDetector-LUNAR": (lambda: PyODDetector("LUNAR", {"n_epochs": 20}, epsilons=[0.05]), IMAGE, 1),
@@ -50,7 +79,7 @@ def lipschitz_estimate(score: Callable[[torch.Tensor], torch.Tensor], x: torch.T
     slopes = (score(x + step) - score(x)).abs() / step.flatten(1).norm(dim=1)
     with torch.enable_grad():
         z = x.clone().requires_grad_(True)
-        gradient, = torch.autograd.grad(score(z).sum(), z)
+        (gradient,) = torch.autograd.grad(score(z).sum(), z)
     return max(float(slopes.max()), float(gradient.flatten(1).norm(dim=1).max()))
 
 

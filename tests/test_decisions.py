@@ -44,12 +44,15 @@ def test_f1_rule_finds_the_best_f1_by_brute_force():
     assert decision_metrics(scores, target, threshold)["f1"] == pytest.approx(best)
 
 
-@pytest.mark.parametrize("rule, value, message", [
-    ("f1", 0.05, "needs anomalies in the validation split"),
-    ("contamination", 0.6, "(0, 0.5]"),
-    ("contamination", 0.0, "(0, 0.5]"),
-    ("median", 0.05, "Unknown threshold rule"),
-])
+@pytest.mark.parametrize(
+    "rule, value, message",
+    [
+        ("f1", 0.05, "needs anomalies in the validation split"),
+        ("contamination", 0.6, "(0, 0.5]"),
+        ("contamination", 0.0, "(0, 0.5]"),
+        ("median", 0.05, "Unknown threshold rule"),
+    ],
+)
 def test_bad_threshold_rules_say_what_to_use(rule, value, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")) as error:
         choose_threshold(torch.rand(10), torch.zeros(10, dtype=torch.long), rule, value)
@@ -84,7 +87,7 @@ def test_certified_accuracy_matches_a_brute_force_count_and_the_ddp_metric():
     assert measured.tolist() == pytest.approx(expected, abs=0)
     metric = CertifiedAccuracy(detector.epsilons, t, 1.0)
     for chunk in range(0, len(y), 50):  # batches, as a test loop (and each DDP process) sees them
-        metric.update(scores[chunk:chunk + 50], y[chunk:chunk + 50], error[chunk:chunk + 50])
+        metric.update(scores[chunk : chunk + 50], y[chunk : chunk + 50], error[chunk : chunk + 50])
     assert metric.compute().tolist() == pytest.approx(expected, abs=1e-15)
     assert expected[0] > expected[-1] > 0  # the test means something
 
@@ -100,31 +103,60 @@ def test_no_certified_decision_flips_under_pgd_at_its_radius():
     for i in certified.tolist():
         eps = float(radius[i]) * 0.999
         # the attack pushes the score toward the threshold: down for a flagged input, up otherwise
-        attacked = pgd_attack_scores(detector.score, x[i:i + 1], decision[i:i + 1], eps, PGDSettings(steps=30))
+        attacked = pgd_attack_scores(detector.score, x[i : i + 1], decision[i : i + 1], eps, PGDSettings(steps=30))
         assert (attacked > detector.threshold).long().item() == decision[i].item(), (i, eps)
         flips_tried += 1
         # beyond twice the radius the same attack does flip it (the radius is not vacuous)
     i = int(certified[0])
-    far = pgd_attack_scores(detector.score, x[i:i + 1], decision[i:i + 1], 2.5 * float(radius[i]) + 1e-3,
-                            PGDSettings(steps=60))
+    far = pgd_attack_scores(
+        detector.score, x[i : i + 1], decision[i : i + 1], 2.5 * float(radius[i]) + 1e-3, PGDSettings(steps=60)
+    )
     assert (far > detector.threshold).long().item() != decision[i].item()
     assert flips_tried >= 30
 
 
-@pytest.mark.parametrize("config", ["knn/breast_cancer.yaml", "knn/digits_cur.yaml", "ocsdf/digits_cur.yaml",
-                                    "ocsdf/breast_cancer.yaml"])
+@pytest.mark.parametrize(
+    "config", ["knn/breast_cancer.yaml", "knn/digits_cur.yaml", "ocsdf/digits_cur.yaml", "ocsdf/breast_cancer.yaml"]
+)
 def test_the_test_table_shows_the_threshold_and_certified_accuracy(config, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     short = ["--trainer.max_epochs", "2", "--trainer.check_val_every_n_epoch", "1"] if "ocsdf" in config else []
-    main(["fit", "--config", str(ROOT / "configs" / config), *QUIET, *short, "--trainer.default_root_dir", "run",
-          "--trainer.callbacks", "lightning.pytorch.callbacks.ModelCheckpoint",
-          "--trainer.callbacks.dirpath", "run/ckpt", "--trainer.callbacks.save_last", "true",
-          "--trainer.logger", "false"])
+    main(
+        [
+            "fit",
+            "--config",
+            str(ROOT / "configs" / config),
+            *QUIET,
+            *short,
+            "--trainer.default_root_dir",
+            "run",
+            "--trainer.callbacks",
+            "lightning.pytorch.callbacks.ModelCheckpoint",
+            "--trainer.callbacks.dirpath",
+            "run/ckpt",
+            "--trainer.callbacks.save_last",
+            "true",
+            "--trainer.logger",
+            "false",
+        ]
+    )
     checkpoint = tmp_path / "run" / "ckpt" / "last.ckpt"
     assert load_detector(checkpoint).threshold is not None
     capsys.readouterr()
-    main(["test", "--config", str(ROOT / "configs" / config), *QUIET, "--ckpt_path", str(checkpoint),
-          "--report.out_dir", "report", "--trainer.logger", "false"])
+    main(
+        [
+            "test",
+            "--config",
+            str(ROOT / "configs" / config),
+            *QUIET,
+            "--ckpt_path",
+            str(checkpoint),
+            "--report.out_dir",
+            "report",
+            "--trainer.logger",
+            "false",
+        ]
+    )
     table = capsys.readouterr().out
     assert "Decision threshold" in table and "(FPR <= 5% on validation normals)" in table
     for word in ("precision", "recall", "F1", "FPR", "certified accuracy"):
@@ -141,8 +173,9 @@ def test_smoothing_certifies_decisions_and_counts_certified_accuracy_from_the_bo
     from tests.helpers.training import tiny_trainer
 
     detector, datamodule = fitted_knn()
-    smoothed = SmoothedDetector(detector, certifier=PercentileSmoothing(sigma=0.5, n=1000, alpha=0.01),
-                                epsilons=[0.1, 0.3])
+    smoothed = SmoothedDetector(
+        detector, certifier=PercentileSmoothing(sigma=0.5, n=1000, alpha=0.01), epsilons=[0.1, 0.3]
+    )
     recorder = EvaluationRecorder()
     tiny_trainer(callbacks=[recorder]).test(smoothed, datamodule=datamodule, verbose=False)
     evaluation = recorder.latest["test"]
@@ -151,8 +184,12 @@ def test_smoothing_certifies_decisions_and_counts_certified_accuracy_from_the_bo
     expected = [float(((evaluation.scores > t) == evaluation.target.bool()).double().mean())]
     for k in (1, 2):
         count = 0
-        for s, y, low, high in zip(evaluation.scores.tolist(), evaluation.target.tolist(),
-                                   evaluation.lower[:, k].tolist(), evaluation.upper[:, k].tolist()):
+        for s, y, low, high in zip(
+            evaluation.scores.tolist(),
+            evaluation.target.tolist(),
+            evaluation.lower[:, k].tolist(),
+            evaluation.upper[:, k].tolist(),
+        ):
             if (s > t) == bool(y) and ((s > t and low > t) or (s <= t and high <= t)):
                 count += 1
         expected.append(count / len(evaluation.scores))

@@ -80,7 +80,9 @@ def test_tabular_ocsdf_fit_on_two_processes_and_exact_test_metrics(two_process_r
     assert model.lipschitz_bound <= 1 + 1e-4
     assert_same_metrics(two_process_runs["ocsdf"]["metrics"], metrics_on_one_process(model, datamodule))
     assert len(datamodule.test_dataset) % 2 == 1  # uneven shards: padding would show
-    assert {"test/auroc", "test/certified_auroc@0.25", "test/certified_auroc@0.5"} <= two_process_runs["ocsdf"]["metrics"].keys()
+    assert {"test/auroc", "test/certified_auroc@0.25", "test/certified_auroc@0.5"} <= two_process_runs["ocsdf"][
+        "metrics"
+    ].keys()
 
 
 @pytest.mark.timeout(400)
@@ -117,8 +119,9 @@ def test_clad_fit_on_two_processes_and_exact_test_metrics():
     test = datamodule.test_dataset
     datamodule.test_dataset = ScenarioDataset(test.images[:-1], test.is_anomaly[:-1], test.sub_labels[:-1])
     assert len(datamodule.test_dataset) % 2 == 1
-    model = CLAD(num_clusters=4, latent_dim=4, ae_channels=(8, 8), ae_epochs=1, dec_epochs=1, classifier_epochs=1,
-                 epsilons=[0.1])
+    model = CLAD(
+        num_clusters=4, latent_dim=4, ae_channels=(8, 8), ae_epochs=1, dec_epochs=1, classifier_epochs=1, epsilons=[0.1]
+    )
     tiny_trainer(devices=2, strategy="ddp_spawn", max_epochs=3, limit_val_batches=0).fit(model, datamodule=datamodule)
     assert model.stage == "done" and int(model.classifier_steps) == 3  # 6 batches shared by 2 processes
     single = metrics_on_one_process(model, datamodule)

@@ -27,8 +27,9 @@ def blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return rng.normal(size=(300, 3)), rng.normal(loc=5.0, size=(20, 3))
 
 
-@pytest.mark.parametrize("detector, options", [("knn", {"k": 5}), ("mahalanobis", {}),
-                                               ("pyod", {"detector": "IForest"})])
+@pytest.mark.parametrize(
+    "detector, options", [("knn", {"k": 5}), ("mahalanobis", {}), ("pyod", {"detector": "IForest"})]
+)
 def test_fit_predict_on_numpy_and_tensors_flags_the_contamination(detector, options):
     normal, outliers = blobs()
     model = CertifiedOutlierDetector(detector, options, contamination=0.05).fit(normal)
@@ -48,8 +49,8 @@ def test_lipschitz_certificates_survive_an_attack_at_their_radius():
     np.testing.assert_array_equal(result["decision"], model.predict(x))
     score = model.detector_.score
     for i in np.flatnonzero(result["radius"] > 0)[:15]:
-        row = torch.as_tensor(x[i:i + 1], dtype=torch.float32)
-        decision = torch.as_tensor(result["decision"][i:i + 1])
+        row = torch.as_tensor(x[i : i + 1], dtype=torch.float32)
+        decision = torch.as_tensor(result["decision"][i : i + 1])
         attacked = pgd_attack_scores(score, row, decision, 0.999 * float(result["radius"][i]), PGDSettings(steps=30))
         assert int(attacked > model.threshold_) == result["decision"][i]
 
@@ -63,8 +64,10 @@ def test_detectors_without_a_bound_are_certified_by_randomized_smoothing():
     assert (result["radius"][result["decision"] == 1] > 0).all()
 
 
-@pytest.mark.parametrize("options, message", [({"contamination": 0.7}, "contamination must lie in"),
-                                              ({"detector": "svm"}, "Unknown detector 'svm'")])
+@pytest.mark.parametrize(
+    "options, message",
+    [({"contamination": 0.7}, "contamination must lie in"), ({"detector": "svm"}, "Unknown detector 'svm'")],
+)
 def test_bad_settings_say_what_is_allowed(options, message):
     with pytest.raises(ValueError, match=message):
         CertifiedOutlierDetector(**options).fit(blobs()[0])

@@ -67,18 +67,32 @@ def test_the_command_line_export_records_the_threshold_and_preprocessing(tmp_pat
     config = str(ROOT / "configs/knn/breast_cancer.yaml")
     quiet = ["--trainer.enable_progress_bar", "false", "--trainer.logger", "false"]
     main(["fit", "--config", config, *quiet])
-    main(["export", "--config", config, *quiet, "--ckpt_path", "results/knn_breast_cancer/checkpoints/last.ckpt",
-          "--format", "onnx", "--out_dir", "served"])
+    main(
+        [
+            "export",
+            "--config",
+            config,
+            *quiet,
+            "--ckpt_path",
+            "results/knn_breast_cancer/checkpoints/last.ckpt",
+            "--format",
+            "onnx",
+            "--out_dir",
+            "served",
+        ]
+    )
     description = json.loads((tmp_path / "served" / "score.json").read_text())
     assert description["threshold"] is not None and "FPR" in description["threshold_rule"]
     assert len(description["preprocessing"]["standardize"]["mean"]) == 30
     data, x = breast_cancer()
     raw = data.table.features[:5]
     standardised = (raw - np.array(description["preprocessing"]["standardize"]["mean"])) / np.array(
-        description["preprocessing"]["standardize"]["scale"])
+        description["preprocessing"]["standardize"]["scale"]
+    )
     scores = run_exported(tmp_path / "served" / "score.onnx", torch.as_tensor(standardised, dtype=torch.float32))
-    np.testing.assert_allclose(scores, fitted_knn().score(torch.as_tensor(data.scaler.transform(raw),
-                                                                          dtype=torch.float32)).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(
+        scores, fitted_knn().score(torch.as_tensor(data.scaler.transform(raw), dtype=torch.float32)).numpy(), rtol=1e-5
+    )
 
 
 def test_a_bank_over_the_onnx_limit_is_refused_with_the_way_out(tmp_path):

@@ -6,8 +6,13 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lightning_occ"
-CORE_MAY_IMPORT = ("lightning_occ.core", "lightning_occ.metrics", "lightning_occ.nn", "lightning_occ.utils",
-                   "lightning_occ.errors")
+CORE_MAY_IMPORT = (
+    "lightning_occ.core",
+    "lightning_occ.metrics",
+    "lightning_occ.nn",
+    "lightning_occ.utils",
+    "lightning_occ.errors",
+)
 
 
 def module_name(path: Path) -> str:
@@ -29,10 +34,14 @@ def imports_of(path: Path, known: dict[str, Path]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             for alias in node.names:
                 found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "." in node.value and node.value in known:
+        elif (
+            isinstance(node, ast.Constant) and isinstance(node.value, str) and "." in node.value and node.value in known
+        ):
             found.add(node.value)  # a module named for a lazy importlib.import_module counts as imported
     return {name for name in found if name in known}
 

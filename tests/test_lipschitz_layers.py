@@ -1,7 +1,15 @@
 import pytest
 import torch
 
-from lightning_occ.nn import FrobeniusLinear, FullSort, GroupSort, LipschitzMLP, OrthogonalLinear, bjorck_orthonormalize_, spectral_norm
+from lightning_occ.nn import (
+    FrobeniusLinear,
+    FullSort,
+    GroupSort,
+    LipschitzMLP,
+    OrthogonalLinear,
+    bjorck_orthonormalize_,
+    spectral_norm,
+)
 
 
 @pytest.mark.parametrize("shape", [(64, 64), (64, 7), (7, 64), (256, 256)])

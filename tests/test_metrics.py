@@ -127,7 +127,7 @@ def test_exact_auroc_ranks_close_scores_like_sklearn():
     scores = -0.25 - 1e-6 * torch.rand(400, generator=generator, dtype=torch.float64) - 1e-7 * target  # ODIN at T=1000
     metric = ExactAUROC()
     for part in range(4):
-        metric.update(scores[part * 100:(part + 1) * 100], target[part * 100:(part + 1) * 100])
+        metric.update(scores[part * 100 : (part + 1) * 100], target[part * 100 : (part + 1) * 100])
     assert float(metric.compute()) == pytest.approx(roc_auc_score(target.numpy(), scores.numpy()), abs=1e-12)
 
 

@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from lightning_occ.data import ScenarioDataModule
-from lightning_occ.utils.diagnostics import gradient_norm_summary
 from lightning_occ.models import OCSDF
 from lightning_occ.nn.orthoconv import OrthoConvNet, circular_conv_operator_norm, patch_conv_operator_norm
+from lightning_occ.utils.diagnostics import gradient_norm_summary
 from tests.helpers.training import tiny_trainer
 
 
@@ -27,11 +27,13 @@ def test_circular_and_patch_norms_equal_the_dense_operators_largest_singular_val
     g = torch.Generator().manual_seed(0)
     kernel = torch.randn(3, 2, 3, 3, generator=g, dtype=torch.float64)
     circular = dense_matrix(lambda x: F.conv2d(F.pad(x, (1, 1, 1, 1), mode="circular"), kernel), (2, 5, 6))
-    assert circular_conv_operator_norm(kernel, (5, 6)) == pytest.approx(float(torch.linalg.matrix_norm(circular, 2)),
-                                                                        rel=1e-12)
+    assert circular_conv_operator_norm(kernel, (5, 6)) == pytest.approx(
+        float(torch.linalg.matrix_norm(circular, 2)), rel=1e-12
+    )
     tiny = dense_matrix(lambda x: F.conv2d(F.pad(x, (1, 1, 1, 1), mode="circular"), kernel), (2, 2, 2))
-    assert circular_conv_operator_norm(kernel, (2, 2)) == pytest.approx(float(torch.linalg.matrix_norm(tiny, 2)),
-                                                                        rel=1e-12)  # a grid smaller than the kernel
+    assert circular_conv_operator_norm(kernel, (2, 2)) == pytest.approx(
+        float(torch.linalg.matrix_norm(tiny, 2)), rel=1e-12
+    )  # a grid smaller than the kernel
     patch = torch.randn(5, 2, 2, 2, generator=g, dtype=torch.float64)
     strided = dense_matrix(lambda x: F.conv2d(x, patch, stride=2), (2, 4, 6))
     assert patch_conv_operator_norm(patch) == pytest.approx(float(torch.linalg.matrix_norm(strided, 2)), rel=1e-12)
@@ -64,9 +66,19 @@ def test_export_is_plain_has_the_same_outputs_and_recomputes_the_bound():
 def trained_orthoconv():
     L.seed_everything(0, verbose=False)
     datamodule = ScenarioDataModule("digits", normal=0, batch_size=64)
-    model = OCSDF(network="orthoconv", channels=(8, 16), convs_per_stage=1, negative_init="uniform",
-                  domain=(0.0, 1.0), level=-0.05, warmup_epochs=2, negative_steps=4, step_scale=4.0, lr=1e-3,
-                  epsilons=[0.1, 0.25])
+    model = OCSDF(
+        network="orthoconv",
+        channels=(8, 16),
+        convs_per_stage=1,
+        negative_init="uniform",
+        domain=(0.0, 1.0),
+        level=-0.05,
+        warmup_epochs=2,
+        negative_steps=4,
+        step_scale=4.0,
+        lr=1e-3,
+        epsilons=[0.1, 0.25],
+    )
     tiny_trainer(max_epochs=8, limit_val_batches=0).fit(model, datamodule=datamodule)
     return model, datamodule
 

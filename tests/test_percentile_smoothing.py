@@ -33,8 +33,9 @@ def test_linear_score_bounds_contain_the_worst_case_and_are_tight(simultaneous, 
 @pytest.mark.parametrize("simultaneous", [False, True])
 def test_percentile_bounds_fail_no_more_often_than_alpha(simultaneous):
     sigma, eps, alpha, points = 0.5, 0.3, 0.1, 3000
-    smoother = PercentileSmoothing(sigma=sigma, n=100, epsilons=[eps], percentile=0.7, alpha=alpha,
-                                   simultaneous=simultaneous)
+    smoother = PercentileSmoothing(
+        sigma=sigma, n=100, epsilons=[eps], percentile=0.7, alpha=alpha, simultaneous=simultaneous
+    )
     x = torch.randn(points, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     cert = smoother.certify(linear_score, x)
     z = norm.ppf(0.7)

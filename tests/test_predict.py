@@ -16,13 +16,33 @@ from lightning_occ.core.checkpoints import load_detector
 from lightning_occ.data import ScenarioDataModule, TabularDataModule
 
 ROOT = Path(__file__).resolve().parents[1]
-QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", "--trainer.logger", "false"]
+QUIET = [
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_model_summary",
+    "false",
+    "--trainer.logger",
+    "false",
+]
 
 
 def fit(config: str, folder: Path) -> Path:
-    main(["fit", "--config", str(ROOT / "configs" / config), *QUIET, "--trainer.default_root_dir", str(folder),
-          "--trainer.callbacks", "lightning.pytorch.callbacks.ModelCheckpoint",
-          "--trainer.callbacks.dirpath", str(folder / "ckpt"), "--trainer.callbacks.save_last", "true"])
+    main(
+        [
+            "fit",
+            "--config",
+            str(ROOT / "configs" / config),
+            *QUIET,
+            "--trainer.default_root_dir",
+            str(folder),
+            "--trainer.callbacks",
+            "lightning.pytorch.callbacks.ModelCheckpoint",
+            "--trainer.callbacks.dirpath",
+            str(folder / "ckpt"),
+            "--trainer.callbacks.save_last",
+            "true",
+        ]
+    )
     return folder / "ckpt" / "last.ckpt"
 
 
@@ -40,8 +60,20 @@ def test_predict_on_an_unlabelled_csv_writes_the_documented_columns(tmp_path, mo
         writer = csv.writer(handle)
         writer.writerow(data.feature_names)
         writer.writerows(raw.tolist())
-    main(["predict", "--config", str(ROOT / "configs/knn/breast_cancer.yaml"), *QUIET, "--ckpt_path", str(checkpoint),
-          "--data.init_args.predict_path", "new_rows.csv", "--predictions.out_dir", "out"])
+    main(
+        [
+            "predict",
+            "--config",
+            str(ROOT / "configs/knn/breast_cancer.yaml"),
+            *QUIET,
+            "--ckpt_path",
+            str(checkpoint),
+            "--data.init_args.predict_path",
+            "new_rows.csv",
+            "--predictions.out_dir",
+            "out",
+        ]
+    )
     rows = read_rows(tmp_path / "out" / "predictions.csv")
     assert list(rows[0]) == list(PREDICTION_COLUMNS)
     assert [row["id"] for row in rows] == [str(i) for i in range(7)]
@@ -69,8 +101,20 @@ def test_predict_on_a_folder_of_pngs_writes_one_row_per_file(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     checkpoint = fit("knn/digits_cur.yaml", tmp_path / "run")
     images = digit_pngs(tmp_path / "my_images")
-    main(["predict", "--config", str(ROOT / "configs/knn/digits_cur.yaml"), *QUIET, "--ckpt_path", str(checkpoint),
-          "--data.init_args.predict_path", "my_images", "--predictions.out_dir", "out"])
+    main(
+        [
+            "predict",
+            "--config",
+            str(ROOT / "configs/knn/digits_cur.yaml"),
+            *QUIET,
+            "--ckpt_path",
+            str(checkpoint),
+            "--data.init_args.predict_path",
+            "my_images",
+            "--predictions.out_dir",
+            "out",
+        ]
+    )
     rows = read_rows(tmp_path / "out" / "predictions.csv")
     assert [row["id"] for row in rows] == [f"digit_{i}.png" for i in range(len(images))]
     detector = load_detector(checkpoint)
@@ -79,8 +123,10 @@ def test_predict_on_a_folder_of_pngs_writes_one_row_per_file(tmp_path, monkeypat
     assert all(row["decision"] in ("0", "1") and float(row["certified_radius"]) >= 0 for row in rows)
 
 
-@pytest.mark.parametrize("bad, message", [("size", "digit_bad.png is 9x8 pixels, but the model takes 8x8"),
-                                          ("channels", "digit_bad.png has 3 channel(s)")])
+@pytest.mark.parametrize(
+    "bad, message",
+    [("size", "digit_bad.png is 9x8 pixels, but the model takes 8x8"), ("channels", "digit_bad.png has 3 channel(s)")],
+)
 def test_an_image_of_the_wrong_size_or_channels_is_named(tmp_path, monkeypatch, capsys, bad, message):
     monkeypatch.chdir(tmp_path)
     checkpoint = fit("knn/digits_cur.yaml", tmp_path / "run")
@@ -88,7 +134,17 @@ def test_an_image_of_the_wrong_size_or_channels_is_named(tmp_path, monkeypatch, 
     odd = Image.new("L", (9, 8)) if bad == "size" else Image.new("RGB", (8, 8))
     odd.save(tmp_path / "my_images" / "digit_bad.png")
     with pytest.raises(SystemExit) as exit_:
-        main(["predict", "--config", str(ROOT / "configs/knn/digits_cur.yaml"), *QUIET, "--ckpt_path",
-              str(checkpoint), "--data.init_args.predict_path", "my_images"])
+        main(
+            [
+                "predict",
+                "--config",
+                str(ROOT / "configs/knn/digits_cur.yaml"),
+                *QUIET,
+                "--ckpt_path",
+                str(checkpoint),
+                "--data.init_args.predict_path",
+                "my_images",
+            ]
+        )
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err

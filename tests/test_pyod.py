@@ -28,9 +28,26 @@ def test_a_pyod_detector_is_fitted_tested_and_certified_from_the_command_line(tm
     reloaded = load_detector(checkpoint)
     assert isinstance(reloaded, PyODDetector) and reloaded.hparams.detector == "LOF"
     capsys.readouterr()
-    main(["certify", "--config", config, *QUIET, "--ckpt_path", str(checkpoint), "--certifier.sigma", "0.25",
-          "--certifier.n", "200", "--certifier.alpha", "0.01", "--epsilons", "[0.05, 0.1]",
-          "--report.out_dir", "certify"])
+    main(
+        [
+            "certify",
+            "--config",
+            config,
+            *QUIET,
+            "--ckpt_path",
+            str(checkpoint),
+            "--certifier.sigma",
+            "0.25",
+            "--certifier.n",
+            "200",
+            "--certifier.alpha",
+            "0.01",
+            "--epsilons",
+            "[0.05, 0.1]",
+            "--report.out_dir",
+            "certify",
+        ]
+    )
     assert "percentile smoothing" in capsys.readouterr().out
     results = json.loads((tmp_path / "certify" / "results.json").read_text())
     clean, *certified = results["certified_auroc"]
@@ -58,9 +75,15 @@ def test_without_pyod_installed_the_error_names_the_extra(tmp_path):
         "    def find_spec(self, name, path=None, target=None):\n"
         "        if name == 'pyod' or name.startswith('pyod.'):\n"
         "            raise ModuleNotFoundError(\"No module named 'pyod'\")\n"
-        "sys.meta_path.insert(0, NoPyOD())\n")
-    run = subprocess.run([sys.executable, "-m", "lightning_occ", "fit", "--config",
-                          str(ROOT / "configs/pyod/knn_digits_cur.yaml")], capture_output=True, text=True,
-                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"}, timeout=300)
+        "sys.meta_path.insert(0, NoPyOD())\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "lightning_occ", "fit", "--config", str(ROOT / "configs/pyod/knn_digits_cur.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"},
+        timeout=300,
+    )
     assert run.returncode == 2, run.stderr
     assert "pip install 'lightning-occ[pyod]'" in run.stderr and "Traceback" not in run.stderr

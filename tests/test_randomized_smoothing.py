@@ -28,7 +28,9 @@ def test_certified_radius_never_exceeds_the_true_one_more_often_than_alpha():
     true_radius = x[:, 0].abs()  # the smoothed decision of sign(x0) flips exactly at x0 = 0
     certified = ~cert.abstain
     assert certified.float().mean() > 0.5
-    wrong = (cert.decision[certified] != (x[certified, 0] > 0).long()) | (cert.radius[certified] > true_radius[certified])
+    wrong = (cert.decision[certified] != (x[certified, 0] > 0).long()) | (
+        cert.radius[certified] > true_radius[certified]
+    )
     assert wrong.double().mean() <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / points)
 
 

@@ -62,8 +62,11 @@ def test_every_runnable_readme_command_runs_as_written(tmp_path, monkeypatch, ca
         if need:
             skipped.append((command, need))
             continue
-        words = [w.replace("configs/", f"{ROOT}/configs/") if w.startswith("configs/") else w
-                 for w in shlex.split(command) if "=" not in w or w.startswith("--")]
+        words = [
+            w.replace("configs/", f"{ROOT}/configs/") if w.startswith("configs/") else w
+            for w in shlex.split(command)
+            if "=" not in w or w.startswith("--")
+        ]
         args = words[1:] + (FIT_CAP if words[1] == "fit" and "--print_config" not in words else [])
         try:
             main(args)

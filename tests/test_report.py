@@ -8,16 +8,18 @@ import sys
 import lightning as L
 from PIL import Image
 
-from lightning_occ.data import ScenarioDataModule
-from lightning_occ.models import OCSDF
 from lightning_occ.callbacks import EvaluationRecorder
 from lightning_occ.callbacks.report_files import describe_run, radius_units, write_report
+from lightning_occ.data import ScenarioDataModule
+from lightning_occ.models import OCSDF
 from tests.helpers.training import tiny_trainer
 
 
 def test_importing_lightning_occ_keeps_the_matplotlib_backend():
-    code = ("import matplotlib; matplotlib.use('svg'); import lightning_occ, lightning_occ.callbacks; "
-            "print(matplotlib.get_backend())")
+    code = (
+        "import matplotlib; matplotlib.use('svg'); import lightning_occ, lightning_occ.callbacks; "
+        "print(matplotlib.get_backend())"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "svg"
 
@@ -25,8 +27,17 @@ def test_importing_lightning_occ_keeps_the_matplotlib_backend():
 def test_image_reports_have_upscaled_boundary_samples_a_roc_curve_and_titles(tmp_path):
     L.seed_everything(0, verbose=False)
     datamodule = ScenarioDataModule("digits", normal="CUR", batch_size=64)
-    model = OCSDF(network="orthoconv", stem="patches", channels=(4, 16), convs_per_stage=1, negative_init="uniform",
-                  domain=(0.0, 1.0), warmup_epochs=1, negative_steps=2, epsilons=[0.1])
+    model = OCSDF(
+        network="orthoconv",
+        stem="patches",
+        channels=(4, 16),
+        convs_per_stage=1,
+        negative_init="uniform",
+        domain=(0.0, 1.0),
+        warmup_epochs=1,
+        negative_steps=2,
+        epsilons=[0.1],
+    )
     tiny_trainer(max_epochs=2, limit_val_batches=0).fit(model, datamodule=datamodule)
     recorder = EvaluationRecorder()
     tiny_trainer(callbacks=[recorder]).test(model, datamodule=datamodule, verbose=False)

@@ -15,18 +15,40 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 OCSDF_TWO_MOONS = {
-    "model": {"class_path": "lightning_occ.models.OCSDF", "init_args": {
-        "width": 16, "depth": 2, "warmup_epochs": 1, "negative_steps": 2, "lr": 1e-3, "lr_final": 1e-5,
-        "epsilons": [0.1, 0.2]}},
-    "data": {"class_path": "lightning_occ.data.TabularDataModule", "init_args": {
-        "dataset": "two_moons", "batch_size": 32}},
+    "model": {
+        "class_path": "lightning_occ.models.OCSDF",
+        "init_args": {
+            "width": 16,
+            "depth": 2,
+            "warmup_epochs": 1,
+            "negative_steps": 2,
+            "lr": 1e-3,
+            "lr_final": 1e-5,
+            "epsilons": [0.1, 0.2],
+        },
+    },
+    "data": {
+        "class_path": "lightning_occ.data.TabularDataModule",
+        "init_args": {"dataset": "two_moons", "batch_size": 32},
+    },
 }
 CLAD_DIGITS = {  # killed in the first clustering epoch (epochs: 2 autoencoder, 2 clustering, 1 classifier)
-    "model": {"class_path": "lightning_occ.models.CLAD", "init_args": {
-        "num_clusters": 4, "latent_dim": 4, "ae_channels": [8, 8], "ae_epochs": 2, "dec_epochs": 2,
-        "classifier_epochs": 1, "epsilons": [0.1]}},
-    "data": {"class_path": "lightning_occ.data.ScenarioDataModule", "init_args": {
-        "dataset": "digits", "normal": "CUR", "batch_size": 64}},
+    "model": {
+        "class_path": "lightning_occ.models.CLAD",
+        "init_args": {
+            "num_clusters": 4,
+            "latent_dim": 4,
+            "ae_channels": [8, 8],
+            "ae_epochs": 2,
+            "dec_epochs": 2,
+            "classifier_epochs": 1,
+            "epsilons": [0.1],
+        },
+    },
+    "data": {
+        "class_path": "lightning_occ.data.ScenarioDataModule",
+        "init_args": {"dataset": "digits", "normal": "CUR", "batch_size": 64},
+    },
 }
 
 
@@ -34,10 +56,21 @@ def write_config(folder: Path, method: dict) -> Path:
     config = {
         "seed_everything": 0,
         **method,
-        "trainer": {"max_epochs": 5, "accelerator": "cpu", "devices": 1, "logger": False,
-                    "enable_progress_bar": False, "enable_model_summary": False, "deterministic": True,
-                    "callbacks": [{"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-                                   "init_args": {"dirpath": str(folder / "checkpoints"), "save_last": True}}]},
+        "trainer": {
+            "max_epochs": 5,
+            "accelerator": "cpu",
+            "devices": 1,
+            "logger": False,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+            "deterministic": True,
+            "callbacks": [
+                {
+                    "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                    "init_args": {"dirpath": str(folder / "checkpoints"), "save_last": True},
+                }
+            ],
+        },
         "report": {"out_dir": str(folder / "report")},
     }
     folder.mkdir(parents=True, exist_ok=True)
@@ -47,10 +80,18 @@ def write_config(folder: Path, method: dict) -> Path:
 
 
 def start(*args: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}  # two runs share the 2 CI cores; both runs see the same thread count
-    return subprocess.Popen([sys.executable, "-m", "lightning_occ", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+    }  # two runs share the 2 CI cores; both runs see the same thread count
+    return subprocess.Popen(
+        [sys.executable, "-m", "lightning_occ", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def finish(process: subprocess.Popen) -> tuple[int, str]:
@@ -60,8 +101,12 @@ def finish(process: subprocess.Popen) -> tuple[int, str]:
 
 def final_state(folder: Path) -> dict:
     checkpoint = torch.load(folder / "checkpoints" / "last.ckpt", weights_only=False)
-    return {"epoch": checkpoint["epoch"], "global_step": checkpoint["global_step"],
-            "state_dict": checkpoint["state_dict"], "optimizer_states": checkpoint["optimizer_states"]}
+    return {
+        "epoch": checkpoint["epoch"],
+        "global_step": checkpoint["global_step"],
+        "state_dict": checkpoint["state_dict"],
+        "optimizer_states": checkpoint["optimizer_states"],
+    }
 
 
 def assert_same(straight, resumed, where: str = "") -> None:
@@ -84,9 +129,19 @@ def assert_same(straight, resumed, where: str = "") -> None:
 def test_sigterm_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, method):
     """The final weights, buffers and optimiser state are bit-identical, so every metric is too."""
     straight, killed = (str(write_config(tmp_path / name, method)) for name in ("straight", "resumed"))
-    runs = [start("fit", "--config", straight),
-            start("fit", "--config", killed, "--trainer.callbacks+=tests.helpers.signals.SigtermAt",
-                  "--trainer.callbacks.epoch", "2", "--trainer.callbacks.batch", "1")]
+    runs = [
+        start("fit", "--config", straight),
+        start(
+            "fit",
+            "--config",
+            killed,
+            "--trainer.callbacks+=tests.helpers.signals.SigtermAt",
+            "--trainer.callbacks.epoch",
+            "2",
+            "--trainer.callbacks.batch",
+            "1",
+        ),
+    ]
     (code, stderr), (_, killed_stderr) = (finish(run) for run in runs)
     assert code == 0, stderr[-3000:]
     saved = torch.load(tmp_path / "resumed" / "checkpoints" / "last.ckpt", weights_only=False)

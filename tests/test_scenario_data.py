@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from lightning_occ.data import ScenarioDataModule, vision_sources
-from tests.helpers.http_server import serve_folder
 from tests.helpers.fake_datasets import (
     write_cifar10,
     write_gtsrb,
@@ -17,12 +16,14 @@ from tests.helpers.fake_datasets import (
     write_mvtec_category,
     write_tiny_imagenet,
 )
+from tests.helpers.http_server import serve_folder
 
 MNIST_ROOT = Path(os.environ.get("LIGHTNING_OCC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
-@pytest.mark.skipif(not (MNIST_ROOT / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file(),
-                    reason="real MNIST not available")
+@pytest.mark.skipif(
+    not (MNIST_ROOT / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file(), reason="real MNIST not available"
+)
 def test_mnist_cur_scenario_counts_on_the_real_data():
     dm = ScenarioDataModule("mnist", normal="CUR", root=str(MNIST_ROOT))
     dm.setup()
@@ -139,9 +140,20 @@ def test_fit_and_test_an_image_scenario_from_its_config(tmp_path, capsys):
     from lightning_occ.cli import build_cli
 
     config = Path(__file__).resolve().parents[1] / "configs/ocsdf/digits_cur.yaml"
-    args = ["--config", str(config), "--trainer.max_epochs", "2", "--model.init_args.width", "32",
-            "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
-            "--report.out_dir", str(tmp_path / "report")]
+    args = [
+        "--config",
+        str(config),
+        "--trainer.max_epochs",
+        "2",
+        "--model.init_args.width",
+        "32",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.logger",
+        "false",
+        "--report.out_dir",
+        str(tmp_path / "report"),
+    ]
     build_cli(["fit", *args])
     checkpoint = Path("results/ocsdf_digits_cur/checkpoints/last.ckpt")
     build_cli(["test", *args, "--ckpt_path", str(checkpoint)])
@@ -165,16 +177,48 @@ def test_an_mvtec_folder_trains_and_tests_end_to_end(tmp_path, method):
     write_mvtec_category(tmp_path / "bottle")
     model = ["--model", f"lightning_occ.models.{method}"]
     if method == "OCSDF":
-        model += ["--model.init_args.network", "orthoconv", "--model.init_args.stem", "patches",
-                  "--model.init_args.channels", "[12, 48]", "--model.init_args.convs_per_stage", "1",
-                  "--model.init_args.negative_init", "uniform", "--model.init_args.domain", "[0.0, 1.0]"]
-    common = [*model, "--model.init_args.epsilons", "[0.1]", "--data", "lightning_occ.data.ScenarioDataModule",
-              "--data.init_args.dataset", "image_folder", "--data.init_args.root", str(tmp_path / "bottle"),
-              "--data.init_args.normal", "good", "--data.init_args.batch_size", "8", "--trainer.max_epochs", "2",
-              "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-              "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
-              "--trainer.callbacks.dirpath", str(tmp_path / "checkpoints"), "--trainer.callbacks.save_last", "true",
-              "--report.out_dir", str(tmp_path / "report")]
+        model += [
+            "--model.init_args.network",
+            "orthoconv",
+            "--model.init_args.stem",
+            "patches",
+            "--model.init_args.channels",
+            "[12, 48]",
+            "--model.init_args.convs_per_stage",
+            "1",
+            "--model.init_args.negative_init",
+            "uniform",
+            "--model.init_args.domain",
+            "[0.0, 1.0]",
+        ]
+    common = [
+        *model,
+        "--model.init_args.epsilons",
+        "[0.1]",
+        "--data",
+        "lightning_occ.data.ScenarioDataModule",
+        "--data.init_args.dataset",
+        "image_folder",
+        "--data.init_args.root",
+        str(tmp_path / "bottle"),
+        "--data.init_args.normal",
+        "good",
+        "--data.init_args.batch_size",
+        "8",
+        "--trainer.max_epochs",
+        "2",
+        "--trainer.logger",
+        "false",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
+        "--trainer.callbacks.dirpath",
+        str(tmp_path / "checkpoints"),
+        "--trainer.callbacks.save_last",
+        "true",
+        "--report.out_dir",
+        str(tmp_path / "report"),
+    ]
     with pytest.warns(UserWarning, match="validation split holds no anomaly"):
         main(["fit", *common])
     main(["test", *common, "--ckpt_path", str(tmp_path / "checkpoints" / "last.ckpt")])

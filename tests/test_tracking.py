@@ -21,8 +21,16 @@ def test_offline_wandb_run_holds_the_returned_test_metrics(tmp_path, monkeypatch
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.setenv("WANDB_SILENT", "true")
     # the README's offline command, as written (plus a private save_dir and report folder)
-    args = [*KNN, *WANDB, "--trainer.logger.init_args.offline", "true", "--trainer.logger.init_args.save_dir",
-            str(tmp_path / "wandb"), "--report.out_dir", str(tmp_path / "report")]
+    args = [
+        *KNN,
+        *WANDB,
+        "--trainer.logger.init_args.offline",
+        "true",
+        "--trainer.logger.init_args.save_dir",
+        str(tmp_path / "wandb"),
+        "--report.out_dir",
+        str(tmp_path / "report"),
+    ]
     build_cli(["fit", *args])
     cli = build_cli(["test", *args, "--ckpt_path", "results/knn_breast_cancer/checkpoints/last.ckpt"])
     returned = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
@@ -74,13 +82,28 @@ def test_a_wandb_logger_without_wandb_installed_names_the_extra(tmp_path):
         "    def find_spec(self, name, path=None, target=None):\n"
         "        if name == 'wandb' or name.startswith('wandb.'):\n"
         "            raise ModuleNotFoundError(\"No module named 'wandb'\")\n"
-        "sys.meta_path.insert(0, NoWandb())\n")
+        "sys.meta_path.insert(0, NoWandb())\n"
+    )
     root = Path(__file__).resolve().parents[1]
     run = subprocess.run(
-        [sys.executable, "-m", "lightning_occ", "fit", "--config", str(root / "configs/knn/breast_cancer.yaml"),
-         "--config", str(root / "configs/logger/wandb.yaml"), "--trainer.default_root_dir", str(tmp_path)],
-        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": f"{tmp_path}:{root}"},
-        timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "lightning_occ",
+            "fit",
+            "--config",
+            str(root / "configs/knn/breast_cancer.yaml"),
+            "--config",
+            str(root / "configs/logger/wandb.yaml"),
+            "--trainer.default_root_dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path}:{root}"},
+        timeout=300,
+    )
     assert run.returncode == 2, run.stderr
     lines = [line for line in run.stderr.splitlines() if line.startswith("lightning-occ: error")]
     assert len(lines) == 1 and "pip install 'lightning-occ[wandb]'" in lines[0], run.stderr

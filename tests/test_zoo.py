@@ -42,8 +42,11 @@ def copied_registry(folder: Path, name: str) -> Registry:
 
 
 def test_the_zoo_ships_the_required_entries_within_30_mb():
-    for required in ("ocsdf-breast-cancer", "ocsdf-mnist-0", *(f"{m}-digits-{s}" for m in ("ocsdf", "clad", "vae")
-                                                                for s in ("cur", "str", "mix"))):
+    for required in (
+        "ocsdf-breast-cancer",
+        "ocsdf-mnist-0",
+        *(f"{m}-digits-{s}" for m in ("ocsdf", "clad", "vae") for s in ("cur", "str", "mix")),
+    ):
         assert required in SHIPPED
     assert sum((WEIGHTS_DIR / lo.zoo.get_info(n)["file"]).stat().st_size for n in SHIPPED) < 30e6
     assert lo.zoo.list_models("clad-*") == ["clad-digits-cur", "clad-digits-mix", "clad-digits-str"]
@@ -137,8 +140,19 @@ def test_cli_lists_the_zoo_and_tests_an_entry_with_no_other_argument(capsys):
     main(["zoo", "list"])
     listing = capsys.readouterr().out
     assert all(f"`{name}`" in listing for name in SHIPPED)
-    main(["test", "--ckpt_path", "zoo:ocsdf-digits-cur", "--trainer.logger", "false",
-          "--trainer.enable_progress_bar", "false", "--report.out_dir", "report"])
+    main(
+        [
+            "test",
+            "--ckpt_path",
+            "zoo:ocsdf-digits-cur",
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--report.out_dir",
+            "report",
+        ]
+    )
     report = json.loads(Path("report/results.json").read_text())
     recorded = lo.zoo.get_info("ocsdf-digits-cur")["metrics"]
     assert report["metrics"]["test/auroc"] == pytest.approx(recorded["test/auroc"], abs=1e-4)
@@ -146,10 +160,27 @@ def test_cli_lists_the_zoo_and_tests_an_entry_with_no_other_argument(capsys):
 
 def test_pretrained_initialises_a_fit_on_another_scenario_from_the_cli(tmp_path):
     config = str(ROOT / "configs/ocsdf/digits_cur.yaml")
-    cli = lo.cli.build_cli(["fit", "--config", config, "--data.init_args.normal", "STR",
-                            "--model.init_args.pretrained", "zoo:ocsdf-digits-cur", "--model.init_args.lr", "1e-12",
-                            "--model.init_args.lr_final", "1e-12", "--trainer.max_epochs", "1",
-                            "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"])
+    cli = lo.cli.build_cli(
+        [
+            "fit",
+            "--config",
+            config,
+            "--data.init_args.normal",
+            "STR",
+            "--model.init_args.pretrained",
+            "zoo:ocsdf-digits-cur",
+            "--model.init_args.lr",
+            "1e-12",
+            "--model.init_args.lr_final",
+            "1e-12",
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
     zoo_weights = lo.zoo.load("ocsdf-digits-cur").state_dict()
     tuned = cli.model.state_dict()
     layers = [k for k in zoo_weights if k.startswith("net.") and zoo_weights[k].is_floating_point()]
@@ -158,24 +189,45 @@ def test_pretrained_initialises_a_fit_on_another_scenario_from_the_cli(tmp_path)
 
 def test_pretrained_of_another_method_is_refused(capsys):
     with pytest.raises(SystemExit) as exited:
-        main(["fit", "--config", str(ROOT / "configs/ocsdf/digits_cur.yaml"), "--model.init_args.pretrained",
-              "zoo:clad-digits-cur", "--trainer.max_epochs", "1", "--trainer.logger", "false"])
+        main(
+            [
+                "fit",
+                "--config",
+                str(ROOT / "configs/ocsdf/digits_cur.yaml"),
+                "--model.init_args.pretrained",
+                "zoo:clad-digits-cur",
+                "--trainer.max_epochs",
+                "1",
+                "--trainer.logger",
+                "false",
+            ]
+        )
     assert exited.value.code == 2
     assert "holds a CLAD checkpoint; it cannot initialise a OCSDF" in capsys.readouterr().err
 
 
 def test_zoo_readme_is_generated_from_the_registry():
-    assert (ROOT / "zoo" / "README.md").read_text() == render_readme(), \
+    assert (ROOT / "zoo" / "README.md").read_text() == render_readme(), (
         "zoo/README.md is stale: run `python -m lightning_occ.zoo readme > zoo/README.md`"
+    )
 
 
 @pytest.mark.timeout(300)
 def test_the_wheel_ships_the_weights_and_the_manifest(tmp_path):
     source = tmp_path / "source"  # build from a copy: the checkout gets no build/ or egg-info folders
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "results", "build", "*.egg-info",
-                                                                 "__pycache__", "lightning_logs"))
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
-                           str(tmp_path), str(source)], capture_output=True, text=True, timeout=280)
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", "results", "build", "*.egg-info", "__pycache__", "lightning_logs"
+        ),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     import zipfile
 

@@ -12,8 +12,16 @@ from lightning_occ.zoo.export import export_weights, storage_dtype
 
 
 def tiny_clad() -> CLAD:
-    return CLAD(input_shape=(1, 8, 8), num_clusters=3, latent_dim=4, ae_channels=(8, 8), classifier="resnet18",
-                classifier_kwargs={"channels": [8, 8, 8, 8]}, temperature=[1.0, 10.0], odin_eps=[0.0, 0.002])
+    return CLAD(
+        input_shape=(1, 8, 8),
+        num_clusters=3,
+        latent_dim=4,
+        ae_channels=(8, 8),
+        classifier="resnet18",
+        classifier_kwargs={"channels": [8, 8, 8, 8]},
+        temperature=[1.0, 10.0],
+        odin_eps=[0.0, 0.002],
+    )
 
 
 def test_a_certified_detector_keeps_float32_weights(tmp_path):
@@ -52,6 +60,6 @@ def test_a_detector_without_bound_is_stored_in_float16_and_loads_back_as_float32
 
 def test_a_failed_export_leaves_no_file(tmp_path):
     target = tmp_path / "entry.safetensors"
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 (safetensors raises its own error type for non-string metadata)
         export_weights(OCSDF(in_features=3, width=16, depth=2), target, metadata={"name": 1})  # metadata must be str
     assert list(Path(tmp_path).iterdir()) == []

@@ -27,14 +27,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lightning_occ.core.checkpoints import load_detector  # noqa: E402
+from recipe import RECIPES, load_recipe  # noqa: E402  (zoo/ is on sys.path when run as a script)
+
 from lightning_occ.cli import build_cli  # noqa: E402
+from lightning_occ.core.checkpoints import load_detector  # noqa: E402
 from lightning_occ.zoo.evaluate import evaluate_entry  # noqa: E402
 from lightning_occ.zoo.export import export_weights  # noqa: E402
 from lightning_occ.zoo.files import sha256_of  # noqa: E402
 from lightning_occ.zoo.readme import render_readme  # noqa: E402
 from lightning_occ.zoo.registry import MANIFEST, WEIGHTS_DIR, Registry, ZooEntry  # noqa: E402
-from recipe import RECIPES, load_recipe  # noqa: E402  (zoo/ is on sys.path when run as a script)
 
 LOCAL_ONLY = ("pretrained", "init_from", "start_stage")
 
@@ -59,8 +60,19 @@ def build(name: str, registry: Registry) -> ZooEntry:
     with tempfile.TemporaryDirectory() as folder:
         merged = Path(folder) / f"{name}.yaml"
         merged.write_text(yaml.safe_dump(config, sort_keys=False))
-        build_cli(["fit", "--config", str(merged), "--trainer.logger", "false", "--trainer.enable_progress_bar",
-                   "false", "--trainer.accelerator", "cpu"])
+        build_cli(
+            [
+                "fit",
+                "--config",
+                str(merged),
+                "--trainer.logger",
+                "false",
+                "--trainer.enable_progress_bar",
+                "false",
+                "--trainer.accelerator",
+                "cpu",
+            ]
+        )
     folder = ROOT / "results" / "zoo" / name / "checkpoints"
     checkpoint = folder / "best.ckpt" if (folder / "best.ckpt").is_file() else folder / "last.ckpt"
     model = load_detector(checkpoint)
@@ -73,12 +85,22 @@ def build(name: str, registry: Registry) -> ZooEntry:
     dtype = export_weights(model, weights, metadata={"name": name, "class_path": class_path})
     method = type(model).__name__
     entry = ZooEntry(
-        name=name, method=method, class_path=class_path,
-        init_args=init_args, data=config["data"], dataset=config["data"]["init_args"]["dataset"],
-        scenario=scenario_text(config["data"]), recipe=f"zoo/recipes/{name}.yaml", metrics={},
-        sha256=sha256_of(weights), size=weights.stat().st_size, file=weights.name,
-        certificate=model.certificate_description(), paper=type(model).card.paper,
-        notes=f"checkpoint: {checkpoint.name}", dtype=str(dtype).removeprefix("torch."),
+        name=name,
+        method=method,
+        class_path=class_path,
+        init_args=init_args,
+        data=config["data"],
+        dataset=config["data"]["init_args"]["dataset"],
+        scenario=scenario_text(config["data"]),
+        recipe=f"zoo/recipes/{name}.yaml",
+        metrics={},
+        sha256=sha256_of(weights),
+        size=weights.stat().st_size,
+        file=weights.name,
+        certificate=model.certificate_description(),
+        paper=type(model).card.paper,
+        notes=f"checkpoint: {checkpoint.name}",
+        dtype=str(dtype).removeprefix("torch."),
     )
     registry.add(entry)
     entry.metrics = evaluate_entry(name, registry)

@@ -44,8 +44,15 @@ class AttackCheck(L.Callback):
         if isinstance(pl_module, AnomalyDetector):
             self.metrics = nn.ModuleList(ExactAUROC() for _ in pl_module.epsilons).to(pl_module.device)
 
-    def on_test_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: object, batch: object,
-                          batch_idx: int, dataloader_idx: int = 0) -> None:
+    def on_test_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: object,
+        batch: object,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
         if self.metrics is None or not isinstance(pl_module, AnomalyDetector):
             return
         with torch.inference_mode(False):

@@ -43,13 +43,23 @@ class PredictionWriter(BasePredictionWriter):
     def on_predict_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._rows = []
 
-    def write_on_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, prediction: Any,
-                           batch_indices: Any, batch: Any, batch_idx: int, dataloader_idx: int) -> None:
+    def write_on_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        prediction: Any,
+        batch_indices: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int,
+    ) -> None:
         if not isinstance(prediction, dict):
             prediction = {"score": prediction}
         ids = getattr(trainer.datamodule, "predict_ids", lambda: [])()
         n = len(prediction["score"])
-        indices = list(batch_indices) if batch_indices is not None else list(range(len(self._rows), len(self._rows) + n))
+        indices = (
+            list(batch_indices) if batch_indices is not None else list(range(len(self._rows), len(self._rows) + n))
+        )
         for row, index in enumerate(indices):
             values: dict[str, Any] = {"id": ids[index] if index < len(ids) else str(index)}
             for key, column in prediction.items():

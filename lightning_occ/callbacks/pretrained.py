@@ -24,7 +24,9 @@ class PretrainedWeights(L.Callback):
             pl_module.load_state_dict(state)
         except RuntimeError as error:
             detail = str(error).strip().splitlines()[-1].strip()
-            raise ZooError(f"pretrained={source!r} does not fit this {type(pl_module).__name__} ({detail}); build it "
-                           "with the entry's hyper-parameters (`lightning-occ zoo info NAME`).") from None
+            raise ZooError(
+                f"pretrained={source!r} does not fit this {type(pl_module).__name__} ({detail}); build it "
+                "with the entry's hyper-parameters (`lightning-occ zoo info NAME`)."
+            ) from None
         pl_module.pretrained_loaded = True
         pl_module.on_pretrained_loaded()

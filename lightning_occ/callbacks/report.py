@@ -30,8 +30,10 @@ def format_table(evaluation: Evaluation, title: str = "") -> str:
     lines.append(f"Certificate: {evaluation.certificate}" if certified else "Certificate: none")
     if evaluation.threshold is not None and evaluation.decisions is not None:
         d = evaluation.decisions
-        lines.append(f"Decision threshold {evaluation.threshold:.6g} ({evaluation.threshold_rule or 'set by hand'}): "
-                     f"precision {d['precision']:.4f}, recall {d['recall']:.4f}, F1 {d['f1']:.4f}, FPR {d['fpr']:.4f}")
+        lines.append(
+            f"Decision threshold {evaluation.threshold:.6g} ({evaluation.threshold_rule or 'set by hand'}): "
+            f"precision {d['precision']:.4f}, recall {d['recall']:.4f}, F1 {d['f1']:.4f}, FPR {d['fpr']:.4f}"
+        )
     else:
         lines.append("Decision threshold: none (fit with a validation split, or set one with set_threshold)")
     curves = {"certified AUROC": evaluation.certified, **evaluation.other_curves}
@@ -47,9 +49,11 @@ def format_table(evaluation: Evaluation, title: str = "") -> str:
         lines.append("  (no certificate: wrap the detector in lightning_occ.certify.SmoothedDetector for radii > 0)")
     norms = evaluation.gradient_norms
     if norms is not None:
-        lines.append(f"\n  input-gradient norm on test data: median {norms['median']:.3f}, min {norms['min']:.3f}, "
-                     f"max {norms['max']:.3f} (Lipschitz bound {norms['lipschitz_bound']:.6f}; the certificate is "
-                     "tight where the norm is near the bound)")
+        lines.append(
+            f"\n  input-gradient norm on test data: median {norms['median']:.3f}, min {norms['min']:.3f}, "
+            f"max {norms['max']:.3f} (Lipschitz bound {norms['lipschitz_bound']:.6f}; the certificate is "
+            "tight where the norm is near the bound)"
+        )
     return "\n".join(lines)
 
 
@@ -106,8 +110,10 @@ class CertifiedReport(L.Callback):
             with tempfile.NamedTemporaryFile(dir=folder):
                 pass
         except OSError as error:
-            raise UserError(f"Cannot write the report to {folder} ({error.strerror or error}): pass --report.out_dir "
-                            "a folder you can write to.") from None
+            raise UserError(
+                f"Cannot write the report to {folder} ({error.strerror or error}): pass --report.out_dir "
+                "a folder you can write to."
+            ) from None
 
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._evaluation: Evaluation | None = None

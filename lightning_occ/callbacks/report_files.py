@@ -51,7 +51,9 @@ def radius_units(model: object) -> str:
     return "[0, 1] pixels" if shape is not None and len(shape) == 3 else "standardised feature units"
 
 
-def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDetector | None = None, datamodule: object = None) -> list[Path]:
+def write_report(
+    evaluation: Evaluation, out_dir: str | Path, model: AnomalyDetector | None = None, datamodule: object = None
+) -> list[Path]:
     """Write ``results.json``, ``certified_auroc.png``, ``roc_curve.png``, ``score_histograms.png`` (plus
     ``score_field.png`` for 2-D data, ``boundary_samples.png`` for image models that can
     ``generate``, and whatever the model's ``report_figures(datamodule)`` draws) into ``out_dir``;
@@ -59,34 +61,53 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDete
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    certified = [value if eps == 0 or evaluation.certificate is not None else None  # no claim without a certificate
-                 for eps, value in zip(evaluation.epsilons, evaluation.certified.tolist())]
-    results = {"metrics": evaluation.metrics(), "epsilons": evaluation.epsilons,
-               "certified_auroc": certified, "lipschitz_bound": evaluation.lipschitz_bound,
-               "certificate": evaluation.certificate,
-               "other_curves": {k: v.tolist() for k, v in evaluation.other_curves.items()},
-               "n_samples": evaluation.target.numel(), "n_anomalies": int(evaluation.target.sum()),
-               "max_score_rounding_error": evaluation.score_error, "input_gradient_norm": evaluation.gradient_norms,
-               "threshold": evaluation.threshold, "threshold_rule": evaluation.threshold_rule,
-               "decisions": evaluation.decisions,
-               "certified_accuracy": None if evaluation.certified_accuracy is None
-               else evaluation.certified_accuracy.tolist()}
+    certified = [
+        value if eps == 0 or evaluation.certificate is not None else None  # no claim without a certificate
+        for eps, value in zip(evaluation.epsilons, evaluation.certified.tolist())
+    ]
+    results = {
+        "metrics": evaluation.metrics(),
+        "epsilons": evaluation.epsilons,
+        "certified_auroc": certified,
+        "lipschitz_bound": evaluation.lipschitz_bound,
+        "certificate": evaluation.certificate,
+        "other_curves": {k: v.tolist() for k, v in evaluation.other_curves.items()},
+        "n_samples": evaluation.target.numel(),
+        "n_anomalies": int(evaluation.target.sum()),
+        "max_score_rounding_error": evaluation.score_error,
+        "input_gradient_norm": evaluation.gradient_norms,
+        "threshold": evaluation.threshold,
+        "threshold_rule": evaluation.threshold_rule,
+        "decisions": evaluation.decisions,
+        "certified_accuracy": None if evaluation.certified_accuracy is None else evaluation.certified_accuracy.tolist(),
+    }
     attacked = evaluation.other_curves.get(ATTACKED_CURVE)
     if attacked is not None and evaluation.certificate is not None:  # how loose the certificate is
-        results["attacked_minus_certified"] = {f"{eps:g}": float(a) - float(c) for eps, a, c in zip(
-            evaluation.epsilons, attacked.tolist(), evaluation.certified.tolist()) if eps > 0}
+        results["attacked_minus_certified"] = {
+            f"{eps:g}": float(a) - float(c)
+            for eps, a, c in zip(evaluation.epsilons, attacked.tolist(), evaluation.certified.tolist())
+            if eps > 0
+        }
     path = out / "results.json"
     with atomic_path(path) as partial:
         partial.write_text(json.dumps(results, indent=2))
     written.append(path)
     title = describe_run(model, datamodule)
-    figures = {"score_histograms.png": plot_score_histograms(evaluation.scores, evaluation.target,
-                                                             title=f"{title}: anomaly scores")[0],
-               "roc_curve.png": plot_roc_curve(evaluation.scores, evaluation.target, f"{title}: ROC (clean)")[0]}
+    figures = {
+        "score_histograms.png": plot_score_histograms(
+            evaluation.scores, evaluation.target, title=f"{title}: anomaly scores"
+        )[0],
+        "roc_curve.png": plot_roc_curve(evaluation.scores, evaluation.target, f"{title}: ROC (clean)")[0],
+    }
     if evaluation.certificate is not None:
         units = radius_units(model)
-        figure, axes = plot_certified_curve(evaluation.epsilons, evaluation.certified, label="certified AUROC (proven)",
-                                            title=f"{title}: AUROC under l2 perturbations", radius_units=units)
+        figure, axes = plot_certified_curve(
+            evaluation.epsilons,
+            evaluation.certified,
+            label="certified AUROC (proven)",
+            title=f"{title}: AUROC under l2 perturbations",
+            radius_units=units,
+        )
         for name, curve in evaluation.other_curves.items():
             plot_certified_curve(evaluation.epsilons, curve, ax=axes, label=name, radius_units=units)
         figures["certified_auroc.png"] = figure
@@ -107,8 +128,13 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, model: AnomalyDete
         options = {"progress": True} if "progress" in inspect.signature(model.generate).parameters else {}
         samples = model.generate(64, **options).detach().cpu().clamp(0, 1)
         scale = max(1, -(-64 // samples.shape[-1]))  # each sample at least 64 px wide, pixels kept sharp
-        save_image(torch.nn.functional.interpolate(samples, scale_factor=scale, mode="nearest"), path, nrow=8,
-                   padding=4, pad_value=1.0)
+        save_image(
+            torch.nn.functional.interpolate(samples, scale_factor=scale, mode="nearest"),
+            path,
+            nrow=8,
+            padding=4,
+            pad_value=1.0,
+        )
         written.append(path)
     for name, figure in figures.items():
         figure.savefig(out / name, dpi=110)

@@ -98,7 +98,11 @@ class CenterSmoothing:
         self.n_pred, self.n_cert, self.num_candidates = n_pred, n_cert, num_candidates
         self.distance = resolve_distance(metric)
         self.chunk_size, self.max_distance_elements, self.seed, self.progress = (
-            chunk_size, max_distance_elements, seed, progress)
+            chunk_size,
+            max_distance_elements,
+            seed,
+            progress,
+        )
         self.epsilons = _as_epsilons(epsilons).tolist()
         needed = math.ceil(math.log(2 / alpha1) / (2 * delta**2)) + 1
         if n_pred < needed:

@@ -70,7 +70,7 @@ def chunked_median_distances(
     rows = max(1, max_elements // max(n, 1))
     k = (n + 1) // 2
     medians = [
-        checked_distances(distance, candidates[start:start + rows], points).kthvalue(k, dim=1).values
+        checked_distances(distance, candidates[start : start + rows], points).kthvalue(k, dim=1).values
         for start in range(0, candidates.shape[0], rows)
     ]
     return torch.cat(medians)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,13 +104,23 @@ class PercentileSmoothing:
 
     def at_radii(self, epsilons: Sequence[float]) -> PercentileSmoothing:
         """The same settings, certifying at other radii."""
-        return PercentileSmoothing(self.sigma, self.n, epsilons, self.percentile, self.alpha, self.simultaneous,
-                                   self.chunk_size, self.seed, self.progress)
+        return PercentileSmoothing(
+            self.sigma,
+            self.n,
+            epsilons,
+            self.percentile,
+            self.alpha,
+            self.simultaneous,
+            self.chunk_size,
+            self.seed,
+            self.progress,
+        )
 
     def _require_radii(self) -> None:
         if self.epsilons is None:
-            raise ValueError("This PercentileSmoothing has no radii to certify: pass epsilons=[...] or use "
-                             "at_radii([...]).")
+            raise ValueError(
+                "This PercentileSmoothing has no radii to certify: pass epsilons=[...] or use at_radii([...])."
+            )
 
     def _radii_checked(self) -> list[float]:
         return self.epsilons if self.epsilons is not None else [0.0]
@@ -179,8 +189,11 @@ class PercentileSmoothing:
         except ValueError:
             advice = "No practical n reaches these radii: use a larger sigma or smaller radii."
         largest = self.max_certifiable_epsilon()
-        reach = (f"the largest radius it can certify is {largest:.4g} (eps / sigma = {largest / self.sigma:.3g})"
-                 if largest >= 0 else "it cannot even bound the smoothed score at radius 0")
+        reach = (
+            f"the largest radius it can certify is {largest:.4g} (eps / sigma = {largest / self.sigma:.3g})"
+            if largest >= 0
+            else "it cannot even bound the smoothed score at radius 0"
+        )
         return (
             f"n={self.n} noisy samples are too few for alpha={self.alpha} and radii {self._radii_checked()} at "
             f"sigma={self.sigma}: {reach}. {advice}"
@@ -190,7 +203,9 @@ class PercentileSmoothing:
         """Sorted scores of n noisy copies of every input, shape (B, n)."""
         scores = noisy_outputs(score_fn, x, self.n, self.sigma, self.chunk_size, self.seed, self.progress)
         if scores.dim() != 2:
-            raise ValueError(f"score_fn must return one score per input, got shape {tuple(scores.shape[2:])} per input.")
+            raise ValueError(
+                f"score_fn must return one score per input, got shape {tuple(scores.shape[2:])} per input."
+            )
         return scores.sort(dim=1).values
 
     def certify(self, score_fn: Callable[[Tensor], Tensor], x: Tensor) -> ScoreCertificate:
@@ -203,7 +218,9 @@ class PercentileSmoothing:
         """Build the certificate from already sorted noisy scores (B, n)."""
         self._require_radii()
         if torch.isnan(ordered).any():
-            raise ValueError("The score function returned NaN on noisy inputs; it must be defined on all of input space.")
+            raise ValueError(
+                "The score function returned NaN on noisy inputs; it must be defined on all of input space."
+            )
         point = int(np.ceil(self.percentile * self.n)) - 1
         lo = torch.as_tensor(self._lo, device=ordered.device)
         hi = torch.as_tensor(self._hi, device=ordered.device)

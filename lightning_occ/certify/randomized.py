@@ -100,4 +100,3 @@ class RandomizedSmoothing:
         radius = torch.where(certified, self.sigma * torch.from_numpy(norm.ppf(p_lower.numpy().clip(0.5, 1))), 0.0)
         decision = torch.where(certified, top, torch.full_like(top, ABSTAIN))
         return DecisionCertificate(decision, radius.float(), p_lower)
-

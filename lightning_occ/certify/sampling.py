@@ -67,9 +67,10 @@ def noisy_outputs(
     bar = tqdm(total=x.shape[0] * n, desc="noisy forward passes", unit="pass", disable=not progress, leave=False)
 
     def run(rows: range, draws: int) -> Tensor:
-        noise = torch.cat([torch.randn((draws, *shape), generator=generators[i], device=x.device, dtype=x.dtype)
-                           for i in rows])
-        noisy = noise.mul_(sigma).add_(x[rows.start:rows.stop].repeat_interleave(draws, dim=0))
+        noise = torch.cat(
+            [torch.randn((draws, *shape), generator=generators[i], device=x.device, dtype=x.dtype) for i in rows]
+        )
+        noisy = noise.mul_(sigma).add_(x[rows.start : rows.stop].repeat_interleave(draws, dim=0))
         out = fn(noisy)
         bar.update(noisy.shape[0])
         return out.reshape(len(rows), draws, *out.shape[1:])

@@ -8,8 +8,8 @@ import torch
 from torch import Tensor, nn
 
 from lightning_occ.certify.percentile import PercentileSmoothing
-from lightning_occ.core.checkpoints import load_detector
 from lightning_occ.core.batch import AnomalyBatch
+from lightning_occ.core.checkpoints import load_detector
 from lightning_occ.core.detector import AnomalyDetector
 from lightning_occ.core.evaluation import Evaluation
 from lightning_occ.metrics import CertifiedAUROC
@@ -55,8 +55,7 @@ class SmoothedDetector(AnomalyDetector):
         self.detector.eval()
         settings = certifier or PercentileSmoothing(epsilons=[0.0])
         self.certifier = settings.at_radii(self.epsilons)
-        self.base_metrics = nn.ModuleDict({
-            "val": CertifiedAUROC(self.epsilons), "test": CertifiedAUROC(self.epsilons)})
+        self.base_metrics = nn.ModuleDict({"val": CertifiedAUROC(self.epsilons), "test": CertifiedAUROC(self.epsilons)})
 
     def score(self, x: Tensor) -> Tensor:
         return self.certifier.certify(self.detector.score, x).score
@@ -88,8 +87,9 @@ class SmoothedDetector(AnomalyDetector):
     def certificate_description(self) -> str:
         c = self.certifier
         joint = "all radii jointly" if c.simultaneous else "each radius"
-        return (f"percentile smoothing (p={c.percentile}, sigma={c.sigma}, n={c.n}, alpha={c.alpha} per sample "
-                f"for {joint})")
+        return (
+            f"percentile smoothing (p={c.percentile}, sigma={c.sigma}, n={c.n}, alpha={c.alpha} per sample for {joint})"
+        )
 
     def evaluation_step(self, metric: CertifiedAUROC, batch: AnomalyBatch) -> None:
         x, target = batch.labelled()
@@ -112,15 +112,17 @@ class SmoothedDetector(AnomalyDetector):
         if base_metric.lipschitz_bound() is not None:
             curves["Lipschitz (unsmoothed)"] = base_metric.compute().cpu()
         base_metric.reset()
-        evaluation = Evaluation(stage, scores, target, self.epsilons, certified, None,
-                                self.certificate_description(), lower, upper, curves)
+        evaluation = Evaluation(
+            stage, scores, target, self.epsilons, certified, None, self.certificate_description(), lower, upper, curves
+        )
         threshold = self.threshold
         if threshold is not None:
             evaluation.threshold = threshold
             evaluation.threshold_rule = self.threshold_rule or self.detector.threshold_rule
             evaluation.decisions = decision_metrics(scores, target, threshold)
             correct = ((scores > threshold) == target.bool()).unsqueeze(1)
-            evaluation.certified_accuracy = (correct & interval_certified_decisions(
-                scores, lower, upper, threshold)).double().mean(0)
+            evaluation.certified_accuracy = (
+                (correct & interval_certified_decisions(scores, lower, upper, threshold)).double().mean(0)
+            )
             evaluation.certified_accuracy[0] = correct.double().mean()
         return evaluation

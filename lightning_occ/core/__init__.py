@@ -3,8 +3,8 @@
 from lightning_occ.core.batch import AnomalyBatch, collate_anomaly_batch
 from lightning_occ.core.card import MethodCard
 from lightning_occ.core.detector import DETECTOR_CLASS_KEY, AnomalyDetector
-from lightning_occ.core.fitted import FittedDetector
 from lightning_occ.core.evaluation import ATTACKED_CURVE, Evaluation, EvaluationListener
+from lightning_occ.core.fitted import FittedDetector
 from lightning_occ.core.lazy import LazyNetworkDetector
 from lightning_occ.core.protocol import AnomalyDataModule, SubLabelledDataModule
 

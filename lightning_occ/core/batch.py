@@ -38,19 +38,25 @@ class AnomalyBatch(NamedTuple):
         if isinstance(batch, Mapping):
             unknown = set(batch) - set(cls._fields)
             if unknown or "input" not in batch:
-                raise ValueError(f"A batch mapping needs the key 'input' (and optionally 'target', 'sub_label'); "
-                                 f"got keys {sorted(batch)}.")
+                raise ValueError(
+                    f"A batch mapping needs the key 'input' (and optionally 'target', 'sub_label'); "
+                    f"got keys {sorted(batch)}."
+                )
             return cls(**batch)
         if isinstance(batch, Sequence) and 1 <= len(batch) <= 3:
             return cls(*batch)
-        raise ValueError(f"Cannot read a batch of type {type(batch).__name__}: yield (input, target) tuples, "
-                         "an AnomalyBatch, or a tensor of inputs.")
+        raise ValueError(
+            f"Cannot read a batch of type {type(batch).__name__}: yield (input, target) tuples, "
+            "an AnomalyBatch, or a tensor of inputs."
+        )
 
     def labelled(self) -> tuple[Tensor, Tensor]:
         """``(input, target)``, with a clear error when the batch has no labels (evaluation needs them)."""
         if self.target is None:
-            raise ValueError("This batch has no labels (target), but evaluation needs them: validate and test on "
-                             "labelled data (1 = anomaly, 0 = normal); use predict for unlabelled inputs.")
+            raise ValueError(
+                "This batch has no labels (target), but evaluation needs them: validate and test on "
+                "labelled data (1 = anomaly, 0 = normal); use predict for unlabelled inputs."
+            )
         return self.input, self.target
 
 

@@ -17,8 +17,10 @@ from lightning_occ.errors import CheckpointError, MissingCheckpointError, Unsafe
 
 __all__ = ["UNSAFE_LOAD_HINT", "load_checkpoint", "load_detector"]
 
-UNSAFE_LOAD_HINT = ("If you trust the file and its author, opt in with `--trainer.unsafe_load true` (command line) "
-                    "or `unsafe_load=True` (Python).")
+UNSAFE_LOAD_HINT = (
+    "If you trust the file and its author, opt in with `--trainer.unsafe_load true` (command line) "
+    "or `unsafe_load=True` (Python)."
+)
 
 
 def load_checkpoint(path: str | Path, map_location: Any = "cpu", unsafe_load: bool = False) -> dict[str, Any]:
@@ -42,13 +44,18 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu", unsafe_load: bo
     except pickle.UnpicklingError as error:
         found = re.search(r"GLOBAL ([\w.]+)", str(error)) or re.search(r"Unsupported global: ([\w.]+)", str(error))
         if found:
-            raise UnsafeCheckpointError(f"Refusing to load {path}: it holds a pickled object ({found.group(1)}) that "
-                                        f"loading would execute. {UNSAFE_LOAD_HINT}") from None
-        raise CheckpointError(f"Cannot read {path} as a checkpoint (truncated, or not a file torch.save wrote).") from None
+            raise UnsafeCheckpointError(
+                f"Refusing to load {path}: it holds a pickled object ({found.group(1)}) that "
+                f"loading would execute. {UNSAFE_LOAD_HINT}"
+            ) from None
+        raise CheckpointError(
+            f"Cannot read {path} as a checkpoint (truncated, or not a file torch.save wrote)."
+        ) from None
     except Exception as error:  # a truncated or foreign file can fail anywhere inside the unpickler
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"Cannot read {path} as a checkpoint (truncated, or not a file torch.save wrote): "
-                              f"{reason}") from None
+        raise CheckpointError(
+            f"Cannot read {path} as a checkpoint (truncated, or not a file torch.save wrote): {reason}"
+        ) from None
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f"{path} holds a {type(checkpoint).__name__}, not a Lightning checkpoint (a dict).")
     return checkpoint
@@ -75,7 +82,9 @@ def _outside_cli_instantiation() -> Iterator[None]:
 
 
 def load_detector(
-    path: str | Path, map_location: str | torch.device = "cpu", default_class: type[AnomalyDetector] | None = None,
+    path: str | Path,
+    map_location: str | torch.device = "cpu",
+    default_class: type[AnomalyDetector] | None = None,
     unsafe_load: bool = False,
 ) -> AnomalyDetector:
     """Rebuild the detector saved in a checkpoint written by a lightning-occ ``fit``.
@@ -121,8 +130,10 @@ def _detector_class(class_path: str, path: Path, unsafe_load: bool) -> type[Anom
     module runs its code)."""
     module_name, _, class_name = class_path.rpartition(".")
     if not module_name.startswith("lightning_occ.") and not unsafe_load:
-        raise UnsafeCheckpointError(f"Refusing to load {path}: it names the detector class {class_path}, outside "
-                                    f"lightning_occ, whose module would be imported. {UNSAFE_LOAD_HINT}")
+        raise UnsafeCheckpointError(
+            f"Refusing to load {path}: it names the detector class {class_path}, outside "
+            f"lightning_occ, whose module would be imported. {UNSAFE_LOAD_HINT}"
+        )
     try:
         detector_class = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError, ValueError):

@@ -125,8 +125,10 @@ class AnomalyDetector(L.LightningModule, ABC):
         """A plain torch module computing :meth:`score` from a batch of inputs, traceable for ONNX and
         TorchScript (no data-dependent control flow, no parametrisation); detectors that can be
         exported override it."""
-        raise ExportError(f"{type(self).__name__} cannot be exported: it has no traceable score function. "
-                          "Export OCSDF, KNNDetector, CompactVAE or MahalanobisDetector, or serve the checkpoint.")
+        raise ExportError(
+            f"{type(self).__name__} cannot be exported: it has no traceable score function. "
+            "Export OCSDF, KNNDetector, CompactVAE or MahalanobisDetector, or serve the checkpoint."
+        )
 
     def certificate_description(self) -> str | None:
         """How the certified AUROC is certified (shown in reports), or None when it is not."""
@@ -150,9 +152,11 @@ class AnomalyDetector(L.LightningModule, ABC):
 
     def on_fit_start(self) -> None:
         if self.pretrained and not self.pretrained_loaded and self.trainer.ckpt_path is None:
-            raise ValueError(f"pretrained={self.pretrained!r} is loaded by the PretrainedWeights callback: fit with "
-                             "lightning_occ.OCCTrainer (the lightning-occ command does), or add "
-                             "lightning_occ.callbacks.PretrainedWeights() to your Trainer's callbacks.")
+            raise ValueError(
+                f"pretrained={self.pretrained!r} is loaded by the PretrainedWeights callback: fit with "
+                "lightning_occ.OCCTrainer (the lightning-occ command does), or add "
+                "lightning_occ.callbacks.PretrainedWeights() to your Trainer's callbacks."
+            )
 
     def on_pretrained_loaded(self) -> None:
         """Called after ``pretrained`` weights were copied in, before training starts (default: nothing)."""
@@ -187,20 +191,30 @@ class AnomalyDetector(L.LightningModule, ABC):
         """Turn the synchronised ``metric`` into an :class:`Evaluation` (override with ``evaluation_step``)."""
         bound = metric.lipschitz_bound()
         if bound is not None and not metric.has_score_error():
-            raise RuntimeError(f"{type(self).__name__} claims a Lipschitz bound but its certified_scores() gave no "
-                               "rounding bound; see the floating-point policy in lightning_occ.nn.rounding.")
+            raise RuntimeError(
+                f"{type(self).__name__} claims a Lipschitz bound but its certified_scores() gave no "
+                "rounding bound; see the floating-point policy in lightning_occ.nn.rounding."
+            )
         certified = metric.compute().cpu()
         scores, target, error = metric.gathered()
-        evaluation = Evaluation(stage, scores.cpu(), target.cpu(), self.epsilons, certified, bound,
-                                self.certificate_description(),
-                                score_error=None if error is None else float(error.max()))
+        evaluation = Evaluation(
+            stage,
+            scores.cpu(),
+            target.cpu(),
+            self.epsilons,
+            certified,
+            bound,
+            self.certificate_description(),
+            score_error=None if error is None else float(error.max()),
+        )
         threshold = self.threshold
         if threshold is not None:
             evaluation.threshold, evaluation.threshold_rule = threshold, self.threshold_rule
             evaluation.decisions = decision_metrics(scores, target, threshold)
             if bound is not None:
-                evaluation.certified_accuracy = certified_accuracy(scores, target, threshold, self.epsilons, bound,
-                                                                   error).cpu()
+                evaluation.certified_accuracy = certified_accuracy(
+                    scores, target, threshold, self.epsilons, bound, error
+                ).cpu()
         return evaluation
 
     def _finish_evaluation(self, stage: str, metric: CertifiedAUROC) -> None:

@@ -60,8 +60,10 @@ class LazyNetworkDetector(AnomalyDetector):
     def require_built(self) -> tuple[int, ...]:
         """The input shape, or a clear error when the networks are not built yet."""
         if self.input_shape is None:
-            raise RuntimeError(f"{type(self).__name__}'s networks are not built yet: pass `input_shape` or let a "
-                               "Trainer set the model up with a DataModule.")
+            raise RuntimeError(
+                f"{type(self).__name__}'s networks are not built yet: pass `input_shape` or let a "
+                "Trainer set the model up with a DataModule."
+            )
         return self.input_shape
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:

@@ -31,8 +31,14 @@ from torch import Tensor
 
 from lightning_occ.core.batch import AnomalyBatch
 
-__all__ = ["AnomalyDataModule", "SubLabelledDataModule", "attached_datamodule", "datamodule_input_shape",
-           "training_inputs", "training_sub_labels"]
+__all__ = [
+    "AnomalyDataModule",
+    "SubLabelledDataModule",
+    "attached_datamodule",
+    "datamodule_input_shape",
+    "training_inputs",
+    "training_sub_labels",
+]
 
 
 @runtime_checkable
@@ -62,8 +68,10 @@ def datamodule_input_shape(module: L.LightningModule, hint: str = "`input_shape`
     datamodule = attached_datamodule(module)
     shape = getattr(datamodule, "input_shape", None)
     if shape is None:
-        raise ValueError(f"{type(module).__name__} needs {hint}, or a DataModule with an `input_shape` "
-                         "(see lightning_occ.core.protocol.AnomalyDataModule).")
+        raise ValueError(
+            f"{type(module).__name__} needs {hint}, or a DataModule with an `input_shape` "
+            "(see lightning_occ.core.protocol.AnomalyDataModule)."
+        )
     return tuple(int(d) for d in shape)
 
 
@@ -74,12 +82,16 @@ def training_inputs(module: L.LightningModule, needed_by: str | None = None) -> 
     if isinstance(datamodule, AnomalyDataModule):
         return datamodule.train_features()
     if needed_by is not None:
-        raise ValueError(f"{needed_by} needs a DataModule with train_features() and input_shape "
-                         "(see lightning_occ.core.protocol.AnomalyDataModule).")
+        raise ValueError(
+            f"{needed_by} needs a DataModule with train_features() and input_shape "
+            "(see lightning_occ.core.protocol.AnomalyDataModule)."
+        )
     loader = module.trainer.train_dataloader
     if loader is None:
-        raise ValueError(f"{type(module).__name__} needs its training data: fit with a DataModule that has "
-                         "train_features(), or with train_dataloaders.")
+        raise ValueError(
+            f"{type(module).__name__} needs its training data: fit with a DataModule that has "
+            "train_features(), or with train_dataloaders."
+        )
     return torch.cat([AnomalyBatch.of(batch).input for batch in loader])
 
 

@@ -22,8 +22,14 @@ class ArrayDataModule(L.LightningDataModule):
         ((3,), torch.Size([10, 3]))
     """
 
-    def __init__(self, train: Tensor, test: Tensor | None = None, test_target: Tensor | None = None,
-                 batch_size: int = 128, seed: int = 0) -> None:
+    def __init__(
+        self,
+        train: Tensor,
+        test: Tensor | None = None,
+        test_target: Tensor | None = None,
+        batch_size: int = 128,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         self.train = torch.as_tensor(train, dtype=torch.float32)
         self.test, self.test_target = test, test_target
@@ -38,12 +44,18 @@ class ArrayDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         dataset = TensorDataset(self.train)
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=EpochSeededSampler(dataset, self.seed),
-                          collate_fn=collate_anomaly_batch)
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            sampler=EpochSeededSampler(dataset, self.seed),
+            collate_fn=collate_anomaly_batch,
+        )
 
     def test_dataloader(self) -> DataLoader:
         if self.test is None or self.test_target is None:
             raise ValueError("ArrayDataModule has no labelled test inputs: pass test and test_target.")
-        return DataLoader(TensorDataset(torch.as_tensor(self.test, dtype=torch.float32),
-                                        torch.as_tensor(self.test_target)), batch_size=self.batch_size,
-                          collate_fn=collate_anomaly_batch)
+        return DataLoader(
+            TensorDataset(torch.as_tensor(self.test, dtype=torch.float32), torch.as_tensor(self.test_target)),
+            batch_size=self.batch_size,
+            collate_fn=collate_anomaly_batch,
+        )

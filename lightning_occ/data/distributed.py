@@ -36,5 +36,11 @@ class UnpaddedDistributedSampler(DistributedSampler):
 def evaluation_loader(dataset: Dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
     """An unshuffled DataLoader; sharded without padding when torch.distributed is initialised."""
     sampler = UnpaddedDistributedSampler(dataset) if dist.is_available() and dist.is_initialized() else None
-    return DataLoader(dataset, batch_size=batch_size, shuffle=False, sampler=sampler, num_workers=num_workers,
-                      collate_fn=collate_anomaly_batch)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        sampler=sampler,
+        num_workers=num_workers,
+        collate_fn=collate_anomaly_batch,
+    )

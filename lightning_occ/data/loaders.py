@@ -47,8 +47,11 @@ class AnomalyDataLoaders:
         as in the MVTec layout whose train split is all normal: an AUROC needs both classes."""
         labels = getattr(self.val_dataset, "is_anomaly", None)
         if labels is not None and not bool((labels == 1).any()):
-            warnings.warn("The validation split holds no anomaly (e.g. an MVTec-style train/good/ folder), so "
-                          "validation is skipped; checkpoints cannot monitor val/auroc.", stacklevel=2)
+            warnings.warn(
+                "The validation split holds no anomaly (e.g. an MVTec-style train/good/ folder), so "
+                "validation is skipped; checkpoints cannot monitor val/auroc.",
+                stacklevel=2,
+            )
             return []
         return evaluation_loader(self.val_dataset, self.hparams.batch_size, self.hparams.num_workers)
 

@@ -13,8 +13,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from lightning_occ.data.loaders import AnomalyDataLoaders
-from lightning_occ.data.unlabelled import UnlabelledDataset, read_image_folder
 from lightning_occ.data.scenarios import resolve_normal_classes
+from lightning_occ.data.unlabelled import UnlabelledDataset, read_image_folder
 from lightning_occ.data.vision_sources import ImageTable, load_images
 
 __all__ = ["ScenarioDataModule", "ScenarioDataset"]
@@ -94,8 +94,9 @@ class ScenarioDataModule(AnomalyDataLoaders, L.LightningDataModule):
         if self._table is None:
             hp = self.hparams
             self._table = load_images(hp.dataset, Path(hp.root) if hp.root else None, hp.download, hp.image_size)
-            self.normal_classes = resolve_normal_classes(hp.dataset, hp.normal, self._table.num_classes,
-                                                         self._table.class_names)
+            self.normal_classes = resolve_normal_classes(
+                hp.dataset, hp.normal, self._table.num_classes, self._table.class_names
+            )
         return self._table
 
     def prepare_data(self) -> None:
@@ -115,8 +116,9 @@ class ScenarioDataModule(AnomalyDataLoaders, L.LightningDataModule):
         table, hp = self.table, self.hparams
         labels = table.train_labels
         rows = np.arange(len(labels))
-        train_rows, val_rows = train_test_split(rows, test_size=hp.val_size, stratify=labels.numpy(),
-                                                random_state=hp.seed)
+        train_rows, val_rows = train_test_split(
+            rows, test_size=hp.val_size, stratify=labels.numpy(), random_state=hp.seed
+        )
         is_anomaly = self._is_anomaly(labels)
         train_rows = train_rows[is_anomaly[train_rows].numpy() == 0]
         train_rows, val_rows = torch.from_numpy(np.sort(train_rows)), torch.from_numpy(np.sort(val_rows))
@@ -126,8 +128,11 @@ class ScenarioDataModule(AnomalyDataLoaders, L.LightningDataModule):
 
     def preprocessing(self) -> dict[str, object]:
         """How an image becomes a model input."""
-        return {"images": "channels first (C, H, W), pixel values / 255", "image_size": self.hparams.image_size,
-                "dataset": self.hparams.dataset}
+        return {
+            "images": "channels first (C, H, W), pixel values / 255",
+            "image_size": self.hparams.image_size,
+            "dataset": self.hparams.dataset,
+        }
 
     def unlabelled_inputs(self, path: str) -> UnlabelledDataset:
         return read_image_folder(path, self.input_shape, self.hparams.image_size)

@@ -76,7 +76,8 @@ def resolve_normal_classes(
             raise ValueError(
                 f"Unknown normal class or super-category {item!r} for {dataset}. Super-categories: "
                 f"{', '.join(valid)}; or class labels 0..{num_classes - 1}"
-                + (f" or names such as {', '.join(names[:4])}, ..." if names and names != _DIGITS else "") + "."
+                + (f" or names such as {', '.join(names[:4])}, ..." if names and names != _DIGITS else "")
+                + "."
             )
     if len(labels) == num_classes:
         raise ValueError(f"Every class of {dataset} is normal, so there would be no anomalies to test on.")

@@ -13,8 +13,8 @@ from sklearn.preprocessing import StandardScaler
 from torch.utils.data import TensorDataset
 
 from lightning_occ.data.loaders import AnomalyDataLoaders
-from lightning_occ.data.unlabelled import UnlabelledDataset, read_unlabelled_table
 from lightning_occ.data.tabular_sources import check_finite, read_tabular
+from lightning_occ.data.unlabelled import UnlabelledDataset, read_unlabelled_table
 
 __all__ = ["TabularDataModule"]
 
@@ -88,9 +88,13 @@ class TabularDataModule(AnomalyDataLoaders, L.LightningDataModule):
         chosen = [str(c) for c in (normal_classes if normal_classes is not None else self.table.default_normal)]
         unknown = [c for c in chosen if c not in present]
         if unknown or not chosen:
-            raise ValueError(f"normal_classes {unknown or chosen} not found in {self.hparams.dataset!r}; its classes are {present}.")
+            raise ValueError(
+                f"normal_classes {unknown or chosen} not found in {self.hparams.dataset!r}; its classes are {present}."
+            )
         if set(chosen) == set(present):
-            raise ValueError(f"normal_classes {chosen} covers every class of {self.hparams.dataset!r}: nothing is anomalous.")
+            raise ValueError(
+                f"normal_classes {chosen} covers every class of {self.hparams.dataset!r}: nothing is anomalous."
+            )
         return chosen
 
     @property
@@ -134,9 +138,11 @@ class TabularDataModule(AnomalyDataLoaders, L.LightningDataModule):
         self.setup()
         if self.scaler is None:
             return {"features": self.feature_names, "standardize": None}
-        return {"features": self.feature_names,
-                "standardize": {"mean": self.scaler.mean_.tolist(), "scale": self.scaler.scale_.tolist()},
-                "formula": "(x - mean) / scale"}
+        return {
+            "features": self.feature_names,
+            "standardize": {"mean": self.scaler.mean_.tolist(), "scale": self.scaler.scale_.tolist()},
+            "formula": "(x - mean) / scale",
+        }
 
     def unlabelled_inputs(self, path: str) -> UnlabelledDataset:
         self.setup()

@@ -78,7 +78,9 @@ def _read_csv(path: Path, label_column: str | None) -> TabularTable:
         raise ValueError(f"{path} is empty.")
     header, body = rows[0], [row for row in rows[1:] if any(value.strip() for value in row)]
     if not body:
-        raise ValueError(f"{path} has a header but no rows of data: it needs normal (and, for testing, anomalous) rows.")
+        raise ValueError(
+            f"{path} has a header but no rows of data: it needs normal (and, for testing, anomalous) rows."
+        )
     if label_column is None or label_column not in header:
         what = "No `label_column` was given" if label_column is None else f"Label column {label_column!r} not found"
         raise ValueError(f"{what} for {path}; its columns are: {header}. Pass e.g. --data.label_column {header[-1]}.")
@@ -121,7 +123,9 @@ def _read_arrays(path: Path, label_column: str | None) -> TabularTable:
     return TabularTable(arrays["X"], np.asarray(arrays["y"]).reshape(-1).astype(np.int64), ["0"])
 
 
-def read_tabular(dataset: str, *, label_column: str | None = None, n_samples: int = 1000, seed: int = 0) -> TabularTable:
+def read_tabular(
+    dataset: str, *, label_column: str | None = None, n_samples: int = 1000, seed: int = 0
+) -> TabularTable:
     """Load a built-in dataset by name, or a user file (.csv, .npy, .npz, ODDS .mat) by path."""
     if dataset in BUILTIN_DATASETS:
         return BUILTIN_DATASETS[dataset](n_samples, seed)

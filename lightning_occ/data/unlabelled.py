@@ -31,8 +31,12 @@ class UnlabelledDataset(Dataset):
         return self.inputs[index]
 
 
-def read_unlabelled_table(path: str | Path, n_features: int, drop_columns: Sequence[str] = (),
-                          transform: Callable[[np.ndarray], np.ndarray] | None = None) -> UnlabelledDataset:
+def read_unlabelled_table(
+    path: str | Path,
+    n_features: int,
+    drop_columns: Sequence[str] = (),
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> UnlabelledDataset:
     """Rows of a ``.csv`` (numeric columns; ``drop_columns`` such as a label column are left out) or a
     2-D ``.npy`` file, checked against the model's ``n_features``, then ``transform`` (the training
     scaler); ids are row numbers from 0."""
@@ -48,14 +52,18 @@ def read_unlabelled_table(path: str | Path, n_features: int, drop_columns: Seque
         try:
             values = np.array([[float(row[j]) for j in keep] for row in body], dtype=np.float64).reshape(len(body), -1)
         except ValueError as error:
-            raise ValueError(f"{path}: {error}; predict reads numeric feature columns only (with a header row).") from None
+            raise ValueError(
+                f"{path}: {error}; predict reads numeric feature columns only (with a header row)."
+            ) from None
     elif suffix == ".npy":
         values = np.load(path, allow_pickle=False).astype(np.float64)
     else:
         raise ValueError(f"predict_path {str(path)!r}: give a .csv or .npy table, or a folder of images.")
     if values.ndim != 2 or values.shape[1] != n_features:
-        raise ValueError(f"{path} holds rows of {values.shape[1:] if values.ndim == 2 else values.shape} values, "
-                         f"but the model takes {n_features} features (the training table's columns, label excluded).")
+        raise ValueError(
+            f"{path} holds rows of {values.shape[1:] if values.ndim == 2 else values.shape} values, "
+            f"but the model takes {n_features} features (the training table's columns, label excluded)."
+        )
     if not np.isfinite(values).all():
         row = int(np.argwhere(~np.isfinite(values))[0][0])
         raise ValueError(f"{path} holds NaN or inf (first at row {row}): fill or drop those rows first.")
@@ -85,13 +93,17 @@ def read_image_folder(path: str | Path, shape: Sequence[int], image_size: int | 
                 image = image.convert("RGB" if channels == 3 else "L")
                 mode_channels = channels
             if mode_channels != channels:
-                raise ValueError(f"{file.name} has {mode_channels} channel(s) ({image.mode}), but the model takes "
-                                 f"{channels}: convert the images to {'RGB' if channels == 3 else 'grayscale'}.")
+                raise ValueError(
+                    f"{file.name} has {mode_channels} channel(s) ({image.mode}), but the model takes "
+                    f"{channels}: convert the images to {'RGB' if channels == 3 else 'grayscale'}."
+                )
             if image_size is not None:
                 image = image.resize((image_size, image_size))
             if image.size != (width, height):
-                raise ValueError(f"{file.name} is {image.size[0]}x{image.size[1]} pixels, but the model takes "
-                                 f"{width}x{height}: resize it (or set image_size for an image_folder dataset).")
+                raise ValueError(
+                    f"{file.name} is {image.size[0]}x{image.size[1]} pixels, but the model takes "
+                    f"{width}x{height}: resize it (or set image_size for an image_folder dataset)."
+                )
             array = np.asarray(image, dtype=np.float32) / 255.0
         images.append(torch.from_numpy(array.reshape(height, width, channels)).permute(2, 0, 1))
     return UnlabelledDataset(torch.stack(images), [file.name for file in files])

@@ -133,7 +133,12 @@ def _gtsrb(root: Path, download: bool) -> ImageTable:
 
 def _tiny_imagenet(root: Path, download: bool) -> ImageTable:
     folder = root / "tiny-imagenet-200"
-    expected = ["wnids.txt", "train/<wnid>/images/<wnid>_<i>.JPEG", "val/images/val_<i>.JPEG", "val/val_annotations.txt"]
+    expected = [
+        "wnids.txt",
+        "train/<wnid>/images/<wnid>_<i>.JPEG",
+        "val/images/val_<i>.JPEG",
+        "val/val_annotations.txt",
+    ]
     if download and not (folder / "val" / "val_annotations.txt").is_file():
         _download(TINY_IMAGENET_URL, root, "Tiny-ImageNet", folder, expected)
     if not (folder / "val" / "val_annotations.txt").is_file() or not (folder / "train").is_dir():
@@ -156,8 +161,13 @@ def _tiny_imagenet(root: Path, download: bool) -> ImageTable:
     def read(files: list[Path]) -> Tensor:
         return _to_tensor([Image.open(f) for f in files], 64)
 
-    return ImageTable(read(train_files), torch.tensor(train_labels), read(test_files), torch.tensor(test_labels),
-                      len(TINY_IMAGENET_WNIDS))
+    return ImageTable(
+        read(train_files),
+        torch.tensor(train_labels),
+        read(test_files),
+        torch.tensor(test_labels),
+        len(TINY_IMAGENET_WNIDS),
+    )
 
 
 def _image_folder(root: Path, download: bool, size: int | None = None) -> ImageTable:
@@ -177,27 +187,43 @@ def _image_folder(root: Path, download: bool, size: int | None = None) -> ImageT
     elif train.classes == ["good"] and "good" in test.classes:  # MVTec AD
         train_targets = [test.classes.index("good")] * len(train.samples)
     else:
-        raise ValueError(f"train/ and test/ under {root} do not match: train has {train.classes}, test has "
-                         f"{test.classes}. Use the same class folders in both, or the MVTec layout (train/good/ "
-                         "only; test/good/ and test/<defect>/).")
+        raise ValueError(
+            f"train/ and test/ under {root} do not match: train has {train.classes}, test has "
+            f"{test.classes}. Use the same class folders in both, or the MVTec layout (train/good/ "
+            "only; test/good/ and test/<defect>/)."
+        )
     images = [[Image.open(path) for path, _ in dataset.samples] for dataset in (train, test)]
     if size is None:
         sizes = {img.size for split in images for img in split}
         if len(sizes) > 1:
             shown = ", ".join(f"{w}x{h}" for w, h in sorted(sizes)[:3])
-            raise ValueError(f"The images under {root} have different sizes ({shown}, ...): pass image_size "
-                             "(e.g. --data.init_args.image_size 256) to resize them all.")
-    return ImageTable(_to_tensor(images[0], size), torch.tensor(train_targets, dtype=torch.long),
-                      _to_tensor(images[1], size), torch.tensor(test.targets, dtype=torch.long),
-                      len(test.classes), list(test.classes))
+            raise ValueError(
+                f"The images under {root} have different sizes ({shown}, ...): pass image_size "
+                "(e.g. --data.init_args.image_size 256) to resize them all."
+            )
+    return ImageTable(
+        _to_tensor(images[0], size),
+        torch.tensor(train_targets, dtype=torch.long),
+        _to_tensor(images[1], size),
+        torch.tensor(test.targets, dtype=torch.long),
+        len(test.classes),
+        list(test.classes),
+    )
 
 
-LOADERS = {"mnist": _mnist, "digits": _digits, "cifar10": _cifar10, "gtsrb": _gtsrb,
-           "tiny_imagenet": _tiny_imagenet, "image_folder": _image_folder}
+LOADERS = {
+    "mnist": _mnist,
+    "digits": _digits,
+    "cifar10": _cifar10,
+    "gtsrb": _gtsrb,
+    "tiny_imagenet": _tiny_imagenet,
+    "image_folder": _image_folder,
+}
 
 
-def load_images(dataset: str, root: str | Path | None = None, download: bool = False,
-                image_size: int | None = None) -> ImageTable:
+def load_images(
+    dataset: str, root: str | Path | None = None, download: bool = False, image_size: int | None = None
+) -> ImageTable:
     """Read a dataset's official train and test splits as uint8 tensors (``image_size``: image folders only).
 
     Example:

@@ -24,8 +24,13 @@ DETECTORS = ("knn", "mahalanobis", "ocsdf", "vae", "pyod")
 def _build(name: str, options: dict[str, Any], epsilons: list[float]) -> AnomalyDetector:
     from lightning_occ import models
 
-    classes = {"knn": models.KNNDetector, "mahalanobis": models.MahalanobisDetector, "ocsdf": models.OCSDF,
-               "vae": models.CompactVAE, "pyod": models.PyODDetector}
+    classes = {
+        "knn": models.KNNDetector,
+        "mahalanobis": models.MahalanobisDetector,
+        "ocsdf": models.OCSDF,
+        "vae": models.CompactVAE,
+        "pyod": models.PyODDetector,
+    }
     if name not in classes:
         raise ValueError(f"Unknown detector {name!r}; choose one of {', '.join(DETECTORS)}.")
     return classes[name](**{"epsilons": epsilons, **options})
@@ -63,10 +68,18 @@ class CertifiedOutlierDetector(BaseEstimator):
         True
     """
 
-    def __init__(self, detector: str = "knn", detector_kwargs: dict[str, Any] | None = None,
-                 contamination: float = 0.1, threshold_rule: str = "contamination", validation_fraction: float = 0.2,
-                 max_epochs: int = 1, batch_size: int = 128, epsilons: tuple[float, ...] = (0.1, 0.25, 0.5),
-                 random_state: int = 0) -> None:
+    def __init__(
+        self,
+        detector: str = "knn",
+        detector_kwargs: dict[str, Any] | None = None,
+        contamination: float = 0.1,
+        threshold_rule: str = "contamination",
+        validation_fraction: float = 0.2,
+        max_epochs: int = 1,
+        batch_size: int = 128,
+        epsilons: tuple[float, ...] = (0.1, 0.25, 0.5),
+        random_state: int = 0,
+    ) -> None:
         self.detector = detector
         self.detector_kwargs = detector_kwargs
         self.contamination = contamination
@@ -105,7 +118,8 @@ class CertifiedOutlierDetector(BaseEstimator):
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*(val_dataloader|configure_optimizers|num_workers).*")
                 quiet_trainer(accelerator="cpu", max_epochs=self.max_epochs, limit_val_batches=0).fit(
-                    detector, datamodule=ArrayDataModule(train, batch_size=self.batch_size, seed=self.random_state))
+                    detector, datamodule=ArrayDataModule(train, batch_size=self.batch_size, seed=self.random_state)
+                )
         finally:
             lightning_log.setLevel(level)
         self.detector_ = detector.eval()
@@ -135,13 +149,15 @@ class CertifiedOutlierDetector(BaseEstimator):
         """1 for an anomaly (score above the threshold), 0 for a normal row."""
         return (self.decision_function(X) > self.threshold_).astype(np.int64)
 
-    def certify(self, X: Any, eps: float | None = None, sigma: float = 0.25, n: int = 10_000,
-                alpha: float = 0.001) -> dict[str, np.ndarray]:
+    def certify(
+        self, X: Any, eps: float | None = None, sigma: float = 0.25, n: int = 10_000, alpha: float = 0.001
+    ) -> dict[str, np.ndarray]:
         """Each row's decision and the l2 radius within which no perturbation changes it (up to
         ``max(eps, *epsilons)``); with ``eps``, also whether that radius exceeds eps. A Lipschitz
-        detector's radius is exact arithmetic on its bound and its proven rounding error; any other detector is certified by randomized smoothing (``sigma``, ``n`` noisy
-        samples, failure probability ``alpha`` per row), whose decision may differ from ``predict``
-        and is -1 where it abstains."""
+        detector's radius is exact arithmetic on its bound and its proven rounding error; any other
+        detector is certified by randomized smoothing (``sigma``, ``n`` noisy samples, failure
+        probability ``alpha`` per row), whose decision may differ from ``predict`` and is -1 where it
+        abstains."""
         check_is_fitted(self)
         if eps is not None and not (eps >= 0 and math.isfinite(eps)):
             raise ValueError(f"eps must be a finite radius >= 0, got {eps}.")
@@ -162,8 +178,9 @@ class CertifiedOutlierDetector(BaseEstimator):
         else:
             from lightning_occ.certify import RandomizedSmoothing
 
-            certificate = RandomizedSmoothing(sigma=sigma, threshold=self.threshold_, n=n, alpha=alpha,
-                                              seed=self.random_state).certify(self.detector_.score, x)
+            certificate = RandomizedSmoothing(
+                sigma=sigma, threshold=self.threshold_, n=n, alpha=alpha, seed=self.random_state
+            ).certify(self.detector_.score, x)
             decision, radius = certificate.decision, certificate.radius.double()
             exact_radius = radius
         out = {"decision": decision.cpu().numpy(), "radius": radius.cpu().numpy()}

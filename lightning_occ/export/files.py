@@ -33,9 +33,13 @@ def _size_bytes(module: nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
-def export_detector(detector: AnomalyDetector, out_dir: str | Path, format: Literal["onnx", "torchscript"] = "onnx",
-                    preprocessing: dict[str, Any] | None = None,
-                    onnx_limit_bytes: int = ONNX_LIMIT_BYTES) -> tuple[Path, Path]:
+def export_detector(
+    detector: AnomalyDetector,
+    out_dir: str | Path,
+    format: Literal["onnx", "torchscript"] = "onnx",
+    preprocessing: dict[str, Any] | None = None,
+    onnx_limit_bytes: int = ONNX_LIMIT_BYTES,
+) -> tuple[Path, Path]:
     """Write ``score.onnx`` or ``score.pt`` and ``score.json`` into ``out_dir``; returns both paths.
 
     The file maps a float32 batch of inputs, shape ``(N, *input_shape)``, to the anomaly scores (N,);
@@ -54,10 +58,12 @@ def export_detector(detector: AnomalyDetector, out_dir: str | Path, format: Lite
     shape = getattr(detector, "input_shape", None) or _fitted_shape(detector)
     size = _size_bytes(module)
     if format == "onnx" and size > onnx_limit_bytes:
-        raise ExportError(f"{type(detector).__name__} holds {size / 1e9:.3g} GB of weights and banks (a kNN bank of "
-                          f"every training input is the usual cause), over ONNX's {onnx_limit_bytes / 1e9:.3g} GB "
-                          "limit: export with "
-                          "--format torchscript, or fit on fewer training inputs.")
+        raise ExportError(
+            f"{type(detector).__name__} holds {size / 1e9:.3g} GB of weights and banks (a kNN bank of "
+            f"every training input is the usual cause), over ONNX's {onnx_limit_bytes / 1e9:.3g} GB "
+            "limit: export with "
+            "--format torchscript, or fit on fewer training inputs."
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     example = torch.rand(2, *shape)
@@ -65,8 +71,15 @@ def export_detector(detector: AnomalyDetector, out_dir: str | Path, format: Lite
     with warnings.catch_warnings(), torch.no_grad(), atomic_path(path) as partial:
         warnings.simplefilter("ignore")
         if format == "onnx":
-            torch.onnx.export(module, (example,), str(partial), input_names=["input"], output_names=["score"],
-                              dynamic_axes={"input": {0: "batch"}, "score": {0: "batch"}}, dynamo=False)
+            torch.onnx.export(
+                module,
+                (example,),
+                str(partial),
+                input_names=["input"],
+                output_names=["score"],
+                dynamic_axes={"input": {0: "batch"}, "score": {0: "batch"}},
+                dynamo=False,
+            )
         else:
             torch.jit.trace(module, example, check_trace=False).save(str(partial))
     sidecar = out / "score.json"
@@ -83,15 +96,20 @@ def _fitted_shape(detector: AnomalyDetector) -> tuple[int, ...]:
     raise ExportError(f"{type(detector).__name__} does not know its input shape: fit it before exporting it.")
 
 
-def _description(detector: AnomalyDetector, path: Path, format: str, shape: tuple[int, ...],
-                 preprocessing: dict[str, Any] | None) -> dict[str, Any]:
+def _description(
+    detector: AnomalyDetector, path: Path, format: str, shape: tuple[int, ...], preprocessing: dict[str, Any] | None
+) -> dict[str, Any]:
     images = len(shape) == 3
     return {
         "file": path.name,
         "format": format,
         "detector": f"{type(detector).__module__}.{type(detector).__qualname__}",
-        "input": {"name": "input", "shape": ["batch", *shape], "dtype": "float32",
-                  "units": "pixels scaled to [0, 1]" if images else "the DataModule's (standardised) features"},
+        "input": {
+            "name": "input",
+            "shape": ["batch", *shape],
+            "dtype": "float32",
+            "units": "pixels scaled to [0, 1]" if images else "the DataModule's (standardised) features",
+        },
         "output": {"name": "score", "shape": ["batch"], "meaning": "anomaly score, higher = more anomalous"},
         "preprocessing": preprocessing or {},
         "threshold": detector.threshold,

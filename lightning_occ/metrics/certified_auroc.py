@@ -57,8 +57,13 @@ class CertifiedAUROC(Metric):
         self.add_state("update_lipschitz", default=torch.tensor(-torch.inf, dtype=torch.float64), dist_reduce_fx="max")
 
     def update(
-        self, scores: Tensor, target: Tensor, lower: Tensor | None = None, upper: Tensor | None = None,
-        score_error: Tensor | None = None, lipschitz: float | None = None,
+        self,
+        scores: Tensor,
+        target: Tensor,
+        lower: Tensor | None = None,
+        upper: Tensor | None = None,
+        score_error: Tensor | None = None,
+        lipschitz: float | None = None,
     ) -> None:
         """Add a batch: scores (B,), labels (B,) of 0/1, in interval mode bounds (B, K), and in
         Lipschitz mode optionally each score's rounding bound (B,) (see ``certified_auroc``) and the
@@ -74,8 +79,10 @@ class CertifiedAUROC(Metric):
         if lipschitz is not None:
             if not (float(lipschitz) >= 0 and torch.isfinite(torch.tensor(float(lipschitz)))):
                 raise ValueError(f"`lipschitz` must be a finite number >= 0, got {lipschitz}.")
-            self.update_lipschitz = torch.maximum(self.update_lipschitz, torch.tensor(
-                float(lipschitz), dtype=torch.float64, device=self.update_lipschitz.device))
+            self.update_lipschitz = torch.maximum(
+                self.update_lipschitz,
+                torch.tensor(float(lipschitz), dtype=torch.float64, device=self.update_lipschitz.device),
+            )
         if score_error is not None:
             self.score_error.append(torch.as_tensor(score_error).detach().to(torch.float64).expand(scores.shape))
         self.scores.append(scores.detach().to(torch.float64))
@@ -87,8 +94,10 @@ class CertifiedAUROC(Metric):
     def compute(self) -> Tensor:
         """Certified AUROC at each radius, shape (K,)."""
         if not _holds_values(self.scores):
-            raise ValueError("CertifiedAUROC.compute() was called before any update(): it has no scores to rank. "
-                             "Call update(scores, target) with at least one normal and one anomalous sample first.")
+            raise ValueError(
+                "CertifiedAUROC.compute() was called before any update(): it has no scores to rank. "
+                "Call update(scores, target) with at least one normal and one anomalous sample first."
+            )
         scores, target = dim_zero_cat(self.scores), dim_zero_cat(self.target)
         if _holds_values(self.lower):  # a list before synchronisation, a tensor after
             return certified_auroc(

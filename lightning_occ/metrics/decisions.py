@@ -16,8 +16,15 @@ from torch import Tensor
 
 from lightning_occ.metrics.functional import _as_epsilons, check_binary_target
 
-__all__ = ["THRESHOLD_RULES", "certified_accuracy", "certified_decision_radius", "choose_threshold",
-           "decision_metrics", "describe_rule", "interval_certified_decisions"]
+__all__ = [
+    "THRESHOLD_RULES",
+    "certified_accuracy",
+    "certified_decision_radius",
+    "choose_threshold",
+    "decision_metrics",
+    "describe_rule",
+    "interval_certified_decisions",
+]
 
 THRESHOLD_RULES = ("fpr", "contamination", "f1")
 
@@ -68,9 +75,11 @@ def choose_threshold(scores: Tensor, target: Tensor | None, rule: str = "fpr", v
             raise ValueError("Threshold rule 'fpr' needs normal samples in the validation split, which holds none.")
         return float(torch.quantile(normals, 1 - value, interpolation="higher"))
     if target is None or not bool(target.any()):
-        raise ValueError("Threshold rule 'f1' needs anomalies in the validation split, which holds none: use "
-                         "--threshold.rule fpr (a target false-positive rate on validation normals) or "
-                         "--threshold.rule contamination.")
+        raise ValueError(
+            "Threshold rule 'f1' needs anomalies in the validation split, which holds none: use "
+            "--threshold.rule fpr (a target false-positive rate on validation normals) or "
+            "--threshold.rule contamination."
+        )
     order = torch.argsort(scores, descending=True)
     ranked, hits = scores[order], target[order].to(torch.float64)
     true_positives = torch.cumsum(hits, 0)
@@ -101,8 +110,9 @@ def decision_metrics(scores: Tensor, target: Tensor, threshold: float) -> dict[s
     return {"precision": precision, "recall": recall, "f1": f1, "fpr": fp / (fp + tn) if fp + tn else 0.0}
 
 
-def certified_decision_radius(scores: Tensor, threshold: float, lipschitz: float,
-                              score_error: Tensor | float | None = None) -> Tensor:
+def certified_decision_radius(
+    scores: Tensor, threshold: float, lipschitz: float, score_error: Tensor | float | None = None
+) -> Tensor:
     """The l2 radius within which no perturbation changes the decision ``score > threshold``: the
     largest eps with ``|score - t| > L eps + 2 e`` (0 when none; inf for a constant score).
 
@@ -121,8 +131,14 @@ def certified_decision_radius(scores: Tensor, threshold: float, lipschitz: float
     return margin / lipschitz
 
 
-def certified_accuracy(scores: Tensor, target: Tensor, threshold: float, epsilons: Sequence[float] | Tensor,
-                       lipschitz: float, score_error: Tensor | float | None = None) -> Tensor:
+def certified_accuracy(
+    scores: Tensor,
+    target: Tensor,
+    threshold: float,
+    epsilons: Sequence[float] | Tensor,
+    lipschitz: float,
+    score_error: Tensor | float | None = None,
+) -> Tensor:
     """The share of samples whose decision ``score > threshold`` is correct and certified at each
     radius: no perturbation of l2 norm eps changes it. At eps = 0 it is the plain accuracy.
 

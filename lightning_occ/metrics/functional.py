@@ -73,7 +73,9 @@ def check_binary_target(target: Tensor) -> None:
     bad = (target != 0) & (target != 1)
     if bool(bad.any()):
         value = target[bad][0].item()
-        raise ValueError(f"`target` must hold 0 (normal) and 1 (anomaly) only; found {value:g} (first bad value shown).")
+        raise ValueError(
+            f"`target` must hold 0 (normal) and 1 (anomaly) only; found {value:g} (first bad value shown)."
+        )
 
 
 def _sorted_pair_wins(anomalies: Any, normals: Any, shift: float) -> float:

@@ -22,7 +22,11 @@ def _axes(figsize: tuple[float, float], **subplot: Any) -> tuple[Figure, Any]:
 
 
 def plot_certified_curve(
-    epsilons: Sequence[float], values: Any, ax: Any = None, label: str | None = None, title: str | None = None,
+    epsilons: Sequence[float],
+    values: Any,
+    ax: Any = None,
+    label: str | None = None,
+    title: str | None = None,
     radius_units: str = "input units",
 ) -> tuple[Any, Any]:
     """AUROC against the l2 radius: the certified curve, and other curves (e.g. attacked) by label."""
@@ -93,7 +97,9 @@ def plot_score_field(
     ys = np.linspace(low[1] - pad[1], high[1] + pad[1], resolution)
     grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
     with torch.no_grad():
-        values = score_fn(torch.as_tensor(grid, dtype=torch.float32)).double().cpu().numpy().reshape(resolution, resolution)
+        values = (
+            score_fn(torch.as_tensor(grid, dtype=torch.float32)).double().cpu().numpy().reshape(resolution, resolution)
+        )
     fig, ax = _axes((5.5, 4.5))
     mesh = ax.contourf(xs, ys, values, levels=30, cmap="RdBu_r")
     fig.colorbar(mesh, ax=ax, label="anomaly score")
@@ -125,7 +131,7 @@ def plot_latent_scatter(train: torch.Tensor, normal: torch.Tensor, anomalous: to
     styles = (("training codes", "0.6", 4), ("test normal", "tab:blue", 8), ("test anomalous", "tab:red", 8))
     for array, (label, colour, size) in zip(points, styles):
         if len(array):
-            ax.scatter(*array.T[:3 if three_d else 2], s=size, c=colour, label=label, alpha=0.6)
+            ax.scatter(*array.T[: 3 if three_d else 2], s=size, c=colour, label=label, alpha=0.6)
     ax.set_title("latent codes" + note)
     ax.legend(loc="best", fontsize=8)
     return figure
@@ -135,8 +141,12 @@ def plot_reconstructions(originals: torch.Tensor, reconstructions: torch.Tensor)
     """Originals (top row) above their reconstructions (bottom row), images in [0, 1]."""
     from torchvision.utils import make_grid
 
-    grid = make_grid(torch.cat([originals, reconstructions]).detach().cpu().clamp(0, 1), nrow=len(originals),
-                     padding=2, pad_value=1.0)
+    grid = make_grid(
+        torch.cat([originals, reconstructions]).detach().cpu().clamp(0, 1),
+        nrow=len(originals),
+        padding=2,
+        pad_value=1.0,
+    )
     figure, ax = _axes((max(4, len(originals) * 0.6), 1.8))
     ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
     ax.set_axis_off()

@@ -25,9 +25,12 @@ class ConvEncoder(nn.Sequential):
         c2, gh, gw = _code_grid(input_shape, channels)
         c1 = int(channels[0])
         super().__init__(
-            nn.Conv2d(int(input_shape[0]), c1, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Flatten(), nn.Linear(c2 * gh * gw, out_features),
+            nn.Conv2d(int(input_shape[0]), c1, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(c2 * gh * gw, out_features),
         )
 
 
@@ -42,7 +45,8 @@ class ConvDecoder(nn.Module):
         c2, gh, gw = self.grid
         self.expand = nn.Sequential(nn.Linear(in_features, c2 * gh * gw), nn.ReLU())
         self.upsample = nn.Sequential(
-            nn.ConvTranspose2d(c2, int(channels[0]), 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(c2, int(channels[0]), 3, stride=2, padding=1, output_padding=1),
+            nn.ReLU(),
             nn.ConvTranspose2d(int(channels[0]), self.output_shape[0], 3, stride=2, padding=1, output_padding=1),
         )
 
@@ -81,7 +85,9 @@ class ConvAutoencoder(nn.Module):
 class ConvGaussianEncoder(nn.Module):
     """A VAE encoder on images: :class:`ConvEncoder` features, then linear mean and log-variance heads."""
 
-    def __init__(self, input_shape: Sequence[int], hidden: int, latent_dim: int, channels: Sequence[int] = (32, 64)) -> None:
+    def __init__(
+        self, input_shape: Sequence[int], hidden: int, latent_dim: int, channels: Sequence[int] = (32, 64)
+    ) -> None:
         super().__init__()
         self.body = nn.Sequential(ConvEncoder(input_shape, hidden, channels), nn.ReLU())
         self.mean = nn.Linear(hidden, latent_dim)

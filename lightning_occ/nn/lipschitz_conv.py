@@ -14,7 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["ProjectedConv2d", "ScaledAvgPool2d", "ScaledGlobalAvgPool2d", "check_image_shape", "conv_operator_norm_bound"]
+__all__ = [
+    "ProjectedConv2d",
+    "ScaledAvgPool2d",
+    "ScaledGlobalAvgPool2d",
+    "check_image_shape",
+    "conv_operator_norm_bound",
+]
 
 
 def check_image_shape(x: Tensor, expected: tuple[int, ...]) -> None:
@@ -60,7 +66,8 @@ class ProjectedConv2d(nn.Conv2d):
 
     The forward pass is a plain convolution. :meth:`project_` divides the kernel by a warm-started
     power-iteration estimate of the norm behind :func:`conv_operator_norm_bound` (cheap) or, with
-    ``max_iter > 1``, by that proven bound itself (the layer is then 1-Lipschitz up to round-off). :meth:`lipschitz_bound` never trusts the projection: it recomputes
+    ``max_iter > 1``, by that proven bound itself (the layer is then 1-Lipschitz up to round-off).
+    :meth:`lipschitz_bound` never trusts the projection: it recomputes
     the proven bound from the kernel as it is.
 
     Args:
@@ -101,8 +108,9 @@ class ProjectedConv2d(nn.Conv2d):
     @torch.no_grad()
     def project_(self, tol: float = 0.0, max_iter: int = 1, iterations: int = 2) -> None:
         """Rescale the kernel to norm ~1: estimated (``max_iter == 1``) or proven (``max_iter > 1``)."""
-        norm = (conv_operator_norm_bound(self.weight, self.input_size) if max_iter > 1
-                else self.estimate_norm_(iterations))
+        norm = (
+            conv_operator_norm_bound(self.weight, self.input_size) if max_iter > 1 else self.estimate_norm_(iterations)
+        )
         self.weight.div_(max(norm, 1e-12))
 
     def lipschitz_bound(self) -> float:

@@ -35,7 +35,7 @@ def _exact_against_bank(queries: Tensor, bank: Tensor, k: int, block: int = 512)
     """The k smallest exact distances to the whole bank, in blocks of bank rows."""
     best_values, best_indices = None, None
     for start in range(0, bank.shape[0], block):
-        values = _difference_distances(queries, bank[start:start + block])
+        values = _difference_distances(queries, bank[start : start + block])
         indices = torch.arange(start, start + values.shape[1], device=bank.device).expand_as(values)
         if best_values is not None:
             values, indices = torch.cat([best_values, values], 1), torch.cat([best_indices, indices], 1)
@@ -66,8 +66,9 @@ def exact_knn(queries: Tensor, bank: Tensor, k: int, chunk_size: int = 1024) -> 
         (tensor([[0.1000]], dtype=torch.float64), tensor([[0]]))
     """
     if queries.dim() != 2 or bank.dim() != 2 or queries.shape[1] != bank.shape[1]:
-        raise ValueError(f"exact_knn needs (N, D) queries and an (M, D) bank, got {tuple(queries.shape)} and "
-                         f"{tuple(bank.shape)}.")
+        raise ValueError(
+            f"exact_knn needs (N, D) queries and an (M, D) bank, got {tuple(queries.shape)} and {tuple(bank.shape)}."
+        )
     if not 1 <= k <= bank.shape[0]:
         raise ValueError(f"k={k} must be between 1 and the bank size {bank.shape[0]}.")
     dimension, m = bank.shape[1], min(bank.shape[0], k + EXTRA_CANDIDATES)

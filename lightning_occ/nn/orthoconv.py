@@ -70,7 +70,9 @@ def patch_conv_operator_norm(weight: Tensor) -> float:
     return spectral_norm(weight.reshape(weight.shape[0], -1))
 
 
-def _orthogonal_conv(in_channels: int, out_channels: int, kernel_size: int, stride: int, padding_mode: str) -> nn.Conv2d:
+def _orthogonal_conv(
+    in_channels: int, out_channels: int, kernel_size: int, stride: int, padding_mode: str
+) -> nn.Conv2d:
     from orthogonium.layers.conv.AOC import AdaptiveOrthoConv2d
 
     if stride == 1:
@@ -120,13 +122,17 @@ class OrthoConvNet(nn.Module):
         if len(input_shape) != 3:
             raise ValueError(f"input_shape must be (C, H, W), got {tuple(input_shape)}.")
         if padding_mode not in PADDING_MODES:
-            raise ValueError(f"padding_mode={padding_mode!r} is not covered by the Lipschitz proof; use one of "
-                             f"{PADDING_MODES} ('circular' keeps the network orthogonal).")
+            raise ValueError(
+                f"padding_mode={padding_mode!r} is not covered by the Lipschitz proof; use one of "
+                f"{PADDING_MODES} ('circular' keeps the network orthogonal)."
+            )
         if not channels or any(c < 2 or c % 2 for c in channels):
             raise ValueError(f"Every stage needs an even channel count >= 2 for GroupSort2, got {tuple(channels)}.")
         counts = [convs_per_stage] * len(channels) if isinstance(convs_per_stage, int) else list(convs_per_stage)
         if len(counts) != len(channels) or min(counts) < 1:
-            raise ValueError(f"convs_per_stage needs one positive count per stage ({len(channels)}), got {convs_per_stage}.")
+            raise ValueError(
+                f"convs_per_stage needs one positive count per stage ({len(channels)}), got {convs_per_stage}."
+            )
         if stem not in ("conv", "patches"):
             raise ValueError(f"stem must be 'conv' or 'patches', got {stem!r}.")
         self.input_shape = tuple(int(d) for d in input_shape)
@@ -135,8 +141,10 @@ class OrthoConvNet(nn.Module):
         halvings = len(channels) - (1 if stem == "conv" else 0)
         height, width = self.input_shape[1:]
         if height % 2**halvings or width % 2**halvings:
-            raise ValueError(f"Images of {height}x{width} cannot be halved {halvings} times by the stride-2 "
-                             f"down-sampling: use a size divisible by {2**halvings} (resize or crop), or fewer stages.")
+            raise ValueError(
+                f"Images of {height}x{width} cannot be halved {halvings} times by the stride-2 "
+                f"down-sampling: use a size divisible by {2**halvings} (resize or crop), or fewer stages."
+            )
         layers: list[nn.Module] = []
         self.grids: list[tuple[int, int]] = []  # the input grid of each convolution, for its bound
         in_channels, size = self.input_shape[0], (height, width)
@@ -199,8 +207,10 @@ class OrthoConvNet(nn.Module):
         (GroupSort2 and flatten compute exactly and add nothing)."""
         norms = self.operator_norms()
         convolutions = self.convolutions()
-        steps = [affine_step(conv, norm, grid[0] * grid[1] // (conv.stride[0] * conv.stride[1]))
-                 for conv, norm, grid in zip(convolutions, norms, self.grids)]
+        steps = [
+            affine_step(conv, norm, grid[0] * grid[1] // (conv.stride[0] * conv.stride[1]))
+            for conv, norm, grid in zip(convolutions, norms, self.grids)
+        ]
         return [*steps, affine_step(self.head(), norms[-1])]
 
     @torch.no_grad()
@@ -215,8 +225,9 @@ class OrthoConvNet(nn.Module):
             >>> bool(torch.allclose(plain(x), net(x), atol=1e-6))
             True
         """
-        plain = OrthoConvNet(self.input_shape, self.channels, self.convs_per_stage, self.padding_mode, self.stem,
-                             vanilla=True)
+        plain = OrthoConvNet(
+            self.input_shape, self.channels, self.convs_per_stage, self.padding_mode, self.stem, vanilla=True
+        )
         for source, target in zip(self.convolutions(), plain.convolutions()):
             target.weight.copy_(source.weight.detach())
             target.bias.copy_(source.bias.detach())

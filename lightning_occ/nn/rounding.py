@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import copy
 import math
-from contextlib import AbstractContextManager
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 
 import torch
 from torch import Tensor, nn
@@ -130,21 +130,29 @@ def rounding_plan(layers: Iterable[nn.Module]) -> list[RoundingStep]:
             elif isinstance(layer, nn.Linear):
                 operator = float(torch.linalg.matrix_norm(layer.weight.detach().double(), ord=2))
             else:
-                raise TypeError(f"{type(layer).__name__} has no lipschitz_bound(): give the network's own rounding plan.")
+                raise TypeError(
+                    f"{type(layer).__name__} has no lipschitz_bound(): give the network's own rounding plan."
+                )
             plan.append(affine_step(layer, operator, _output_positions(layer)))
             continue
         terms = getattr(layer, "rounding_terms", None)
         if not callable(terms):
-            raise TypeError(f"No rounding analysis for {type(layer).__name__}: certified networks may use "
-                            "linear/conv layers, sorting activations, ReLU, flatten and scaled pooling.")
+            raise TypeError(
+                f"No rounding analysis for {type(layer).__name__}: certified networks may use "
+                "linear/conv layers, sorting activations, ReLU, flatten and scaled pooling."
+            )
         operator, window = terms()
         plan.append(("pool", operator, 1.0, window, 0.0))
     return plan
 
 
-def network_rounding_bound(layers: Iterable[nn.Module] | list[RoundingStep],
-                           input_norm: Tensor, dtype: torch.dtype, input_scale: float = 1.0,
-                           output_scale: float = 1.0) -> Tensor:
+def network_rounding_bound(
+    layers: Iterable[nn.Module] | list[RoundingStep],
+    input_norm: Tensor,
+    dtype: torch.dtype,
+    input_scale: float = 1.0,
+    output_scale: float = 1.0,
+) -> Tensor:
     """A proven bound on ``||net_hat(x) - net(x)||`` for every input of norm at most ``input_norm``.
 
     ``net`` multiplies the input by ``input_scale``, applies ``layers`` in order, then multiplies by
@@ -178,8 +186,11 @@ def network_rounding_bound(layers: Iterable[nn.Module] | list[RoundingStep],
         size = abs(input_scale) * size
         error = u * size
     for kind, operator, absolute, count, bias_norm in plan:
-        local = gamma(count + 1, u_product) * (absolute * (size + error) + bias_norm) if kind == "affine" \
+        local = (
+            gamma(count + 1, u_product) * (absolute * (size + error) + bias_norm)
+            if kind == "affine"
             else gamma(count + 2, u) * (size + error)
+        )
         error = operator * error + local
         size = operator * size + bias_norm
     if output_scale != 1.0:
@@ -220,8 +231,11 @@ class Float64Twin:
             self._network, self._plan, self._key = exact_float64(module), None, key
         return self._network
 
-    def plan(self, module: nn.Module, select: Callable[[nn.Module], Iterable[nn.Module]] | None = None,
-             ) -> list[RoundingStep]:
+    def plan(
+        self,
+        module: nn.Module,
+        select: Callable[[nn.Module], Iterable[nn.Module]] | None = None,
+    ) -> list[RoundingStep]:
         """The rounding plan of the copy: of the layers ``select(copy)`` picks, else the copy's own
         ``rounding_plan()``, else its ``layers``; cached with the copy."""
         twin = self.network(module)
@@ -240,7 +254,9 @@ def _output_positions(layer: nn.Module) -> int:
         return 1
     size = getattr(layer, "output_positions", None)
     if size is None:
-        raise TypeError(f"{type(layer).__name__} must record `output_positions` (H_out * W_out) for its rounding bound.")
+        raise TypeError(
+            f"{type(layer).__name__} must record `output_positions` (H_out * W_out) for its rounding bound."
+        )
     return int(size)
 
 
@@ -265,4 +281,3 @@ def exact_float64(module: nn.Module) -> nn.Module:
 def conv_without_fast_transforms() -> AbstractContextManager[None]:
     """A context that keeps convolutions on direct/GEMM algorithms (cuDNN off), as the model assumes."""
     return torch.backends.cudnn.flags(enabled=False)
-

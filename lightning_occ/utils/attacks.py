@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from lightning_occ.metrics.functional import certified_auroc, exact_auroc
+from lightning_occ.metrics.functional import exact_auroc
 
 __all__ = ["PGDSettings", "apgd_attack_scores", "attacked_auroc", "pgd_attack_scores", "strongest_attack_scores"]
 
@@ -83,7 +83,10 @@ def pgd_attack_scores(
 
 
 def attacked_auroc(
-    score_fn: Callable[[Tensor], Tensor], x: Tensor, target: Tensor, epsilons: Sequence[float],
+    score_fn: Callable[[Tensor], Tensor],
+    x: Tensor,
+    target: Tensor,
+    epsilons: Sequence[float],
     settings: PGDSettings | None = None,
 ) -> Tensor:
     """AUROC of the attacked scores at each radius, shape (K,).
@@ -93,8 +96,7 @@ def attacked_auroc(
         >>> attacked_auroc(lambda z: z[:, 0], x, y, [0.0, 1.5]).tolist()
         [1.0, 0.5]
     """
-    values = [exact_auroc(pgd_attack_scores(score_fn, x, target, eps, settings), target).reshape(1)
-              for eps in epsilons]
+    values = [exact_auroc(pgd_attack_scores(score_fn, x, target, eps, settings), target).reshape(1) for eps in epsilons]
     return torch.cat(values)
 
 
@@ -106,8 +108,14 @@ def _project(delta: Tensor, x: Tensor, eps: float, low: float | None, high: floa
 
 
 def apgd_attack_scores(
-    score_fn: Callable[[Tensor], Tensor], x: Tensor, target: Tensor, eps: float, steps: int = 40,
-    low: float | None = None, high: float | None = None, seed: int = 0,
+    score_fn: Callable[[Tensor], Tensor],
+    x: Tensor,
+    target: Tensor,
+    eps: float,
+    steps: int = 40,
+    low: float | None = None,
+    high: float | None = None,
+    seed: int = 0,
 ) -> Tensor:
     """APGD-style attack (after Croce & Hein, 2020): momentum 0.75 and a per-sample step that starts at
     2 eps and halves, restarting from the best point, when fewer than 75 % of the steps since the last
@@ -157,13 +165,21 @@ def apgd_attack_scores(
 
 
 def strongest_attack_scores(
-    score_fn: Callable[[Tensor], Tensor], x: Tensor, target: Tensor, eps: float, restarts: int = 3, steps: int = 30,
-    low: float | None = None, high: float | None = None,
+    score_fn: Callable[[Tensor], Tensor],
+    x: Tensor,
+    target: Tensor,
+    eps: float,
+    restarts: int = 3,
+    steps: int = 30,
+    low: float | None = None,
+    high: float | None = None,
 ) -> Tensor:
     """Per sample, the most adversarial score of PGD with ``restarts`` random starts and one APGD run."""
     sign = torch.where(target.bool(), -1.0, 1.0).to(x.device, torch.float64)
-    runs = [pgd_attack_scores(score_fn, x, target, eps, PGDSettings(steps=steps, seed=r, low=low, high=high))
-            for r in range(restarts)]
+    runs = [
+        pgd_attack_scores(score_fn, x, target, eps, PGDSettings(steps=steps, seed=r, low=low, high=high))
+        for r in range(restarts)
+    ]
     runs.append(apgd_attack_scores(score_fn, x, target, eps, steps=steps, low=low, high=high))
     stacked = torch.stack([r.to(torch.float64) * sign for r in runs])
     return stacked.max(0).values * sign

@@ -45,5 +45,9 @@ def gradient_norm_summary(detector: object, x: Tensor, limit: int = 2000) -> dic
     if bound is None:
         raise ValueError(f"{type(detector).__name__} has no Lipschitz bound: gradient norms say nothing about it.")
     norms = input_gradient_norms(detector.attacked_score, x[:limit].to(detector.device))
-    return {"median": float(norms.median()), "min": float(norms.min()), "max": float(norms.max()),
-            "lipschitz_bound": float(bound)}
+    return {
+        "median": float(norms.median()),
+        "min": float(norms.min()),
+        "max": float(norms.max()),
+        "lipschitz_bound": float(bound),
+    }

@@ -13,7 +13,13 @@ from lightning.pytorch.strategies import StrategyRegistry
 
 from lightning_occ.errors import UserError
 
-__all__ = ["TrackingError", "check_logger_extras", "check_requested_logger_extras", "check_strategy_name", "check_wandb_ready"]
+__all__ = [
+    "TrackingError",
+    "check_logger_extras",
+    "check_requested_logger_extras",
+    "check_strategy_name",
+    "check_wandb_ready",
+]
 
 LOGGER_EXTRAS = {"WandbLogger": ("wandb", "wandb"), "TensorBoardLogger": ("tensorboard", "tensorboard")}
 """Logger class name: (the module it needs, the lightning-occ extra that installs it)."""
@@ -48,8 +54,10 @@ def check_logger_extras(logger: object) -> None:
     for name in _logger_class_names(logger):
         module, extra = LOGGER_EXTRAS.get(name, (None, None))
         if module is not None and not _importable(module):
-            raise UserError(f"The {name} logger needs the `{module}` package, which is not installed: "
-                            f"pip install 'lightning-occ[{extra}]' (or use lightning.pytorch.loggers.CSVLogger).")
+            raise UserError(
+                f"The {name} logger needs the `{module}` package, which is not installed: "
+                f"pip install 'lightning-occ[{extra}]' (or use lightning.pytorch.loggers.CSVLogger)."
+            )
 
 
 def check_requested_logger_extras(argv: list[str]) -> None:
@@ -85,8 +93,11 @@ def check_strategy_name(strategy: object) -> None:
 
 def _wandb_offline(logger: object) -> bool:
     mode = os.environ.get("WANDB_MODE", "").lower()
-    return bool(getattr(logger, "_offline", False)) or mode in {"offline", "dryrun", "disabled"} or (
-        os.environ.get("WANDB_DISABLED", "").lower() in {"1", "true"})
+    return (
+        bool(getattr(logger, "_offline", False))
+        or mode in {"offline", "dryrun", "disabled"}
+        or (os.environ.get("WANDB_DISABLED", "").lower() in {"1", "true"})
+    )
 
 
 def _has_wandb_credentials(host: str) -> bool:
@@ -109,12 +120,16 @@ def check_wandb_ready(loggers: Iterable[object], timeout: float = 3.0) -> None:
             continue
         base = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
         host = urlparse(base).hostname or "api.wandb.ai"
-        fix = ("Run `wandb login` (or set WANDB_API_KEY), or log offline with "
-               "--trainer.logger.init_args.offline true (or WANDB_MODE=offline) and `wandb sync` later.")
+        fix = (
+            "Run `wandb login` (or set WANDB_API_KEY), or log offline with "
+            "--trainer.logger.init_args.offline true (or WANDB_MODE=offline) and `wandb sync` later."
+        )
         if not _has_wandb_credentials(host):
             raise TrackingError(f"W&B is set to log online but no API key was found for {host}. {fix}")
         port = urlparse(base).port or (443 if base.startswith("https") else 80)
         try:
             socket.create_connection((host, port), timeout=timeout).close()
         except OSError as error:
-            raise TrackingError(f"W&B is set to log online but {host}:{port} cannot be reached ({error}). {fix}") from error
+            raise TrackingError(
+                f"W&B is set to log online but {host}:{port} cannot be reached ({error}). {fix}"
+            ) from error

@@ -17,7 +17,13 @@ def quiet_trainer(**overrides: Any) -> L.Trainer:
         >>> quiet_trainer(max_epochs=2, accelerator="cpu").max_epochs
         2
     """
-    options: dict[str, Any] = dict(devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                                   enable_model_summary=False, num_sanity_val_steps=0)
+    options: dict[str, Any] = dict(
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     options.update(overrides)
     return L.Trainer(**options)

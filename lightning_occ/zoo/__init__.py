@@ -18,8 +18,18 @@ from lightning_occ.zoo.registry import ZOO_PREFIX, Registry, ZooEntry, default_r
 
 _LOADING = ("checkpoint_path", "evaluation_config", "load", "pretrained_state")  # need torch: loaded on first use
 
-__all__ = ["ZOO_PREFIX", "Registry", "ZooEntry", "ZooError", "checkpoint_path", "evaluation_config", "get_info", "list_models", "load",
-           "pretrained_state"]
+__all__ = [
+    "ZOO_PREFIX",
+    "Registry",
+    "ZooEntry",
+    "ZooError",
+    "checkpoint_path",
+    "evaluation_config",
+    "get_info",
+    "list_models",
+    "load",
+    "pretrained_state",
+]
 
 
 def list_models(pattern: str | None = None, registry: Registry | None = None) -> list[str]:

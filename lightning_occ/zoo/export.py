@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from lightning_occ.utils.atomic import atomic_path
 from lightning_occ.core.detector import AnomalyDetector
+from lightning_occ.utils.atomic import atomic_path
 
 __all__ = ["export_weights", "storage_dtype"]
 
@@ -24,8 +24,9 @@ def storage_dtype(model: AnomalyDetector) -> torch.dtype:
     return torch.float32 if model.lipschitz_bound is not None else torch.float16
 
 
-def export_weights(model: AnomalyDetector, path: str | Path, metadata: dict[str, str] | None = None,
-                   dtype: torch.dtype | None = None) -> torch.dtype:
+def export_weights(
+    model: AnomalyDetector, path: str | Path, metadata: dict[str, str] | None = None, dtype: torch.dtype | None = None
+) -> torch.dtype:
     """Save ``model.state_dict()`` to ``path`` as safetensors, float32 tensors cast to ``dtype``
     (default :func:`storage_dtype`); other dtypes (float64 settings, integer buffers) are kept.
 
@@ -42,8 +43,10 @@ def export_weights(model: AnomalyDetector, path: str | Path, metadata: dict[str,
         torch.float32
     """
     dtype = dtype or storage_dtype(model)
-    tensors = {name: value.detach().cpu().to(dtype if value.dtype == torch.float32 else value.dtype).contiguous().clone()
-               for name, value in model.state_dict().items()}
+    tensors = {
+        name: value.detach().cpu().to(dtype if value.dtype == torch.float32 else value.dtype).contiguous().clone()
+        for name, value in model.state_dict().items()
+    }
     with atomic_path(path) as partial:
         save_file(tensors, partial, metadata=metadata)
     return dtype

@@ -35,9 +35,11 @@ def cache_dir() -> Path:
 def _check(path: Path, entry: ZooEntry) -> Path:
     actual = sha256_of(path)
     if actual != entry.sha256:
-        raise ZooError(f"Refusing to load zoo entry {entry.name!r}: {path} has sha256 {actual}, the registry "
-                       f"records {entry.sha256}. The file is corrupt or was changed; restore it (or delete a "
-                       "cached download so it is fetched again).")
+        raise ZooError(
+            f"Refusing to load zoo entry {entry.name!r}: {path} has sha256 {actual}, the registry "
+            f"records {entry.sha256}. The file is corrupt or was changed; restore it (or delete a "
+            "cached download so it is fetched again)."
+        )
     return path
 
 
@@ -53,11 +55,15 @@ def _download(entry: ZooEntry, target: Path, timeout: float) -> None:
                     handle.write(chunk)
         except (urllib.error.URLError, OSError, ValueError) as error:
             reason = getattr(error, "reason", None) or error
-            raise ZooError(f"Could not download zoo entry {entry.name!r} from {entry.url}: {reason}. Check the network "
-                           f"(or proxy), or place the file by hand at {target} (sha256 {entry.sha256}).") from None
+            raise ZooError(
+                f"Could not download zoo entry {entry.name!r} from {entry.url}: {reason}. Check the network "
+                f"(or proxy), or place the file by hand at {target} (sha256 {entry.sha256})."
+            ) from None
         if digest.hexdigest() != entry.sha256:
-            raise ZooError(f"Refusing zoo entry {entry.name!r}: the file downloaded from {entry.url} has sha256 "
-                           f"{digest.hexdigest()}, the registry records {entry.sha256}. Nothing was kept.")
+            raise ZooError(
+                f"Refusing zoo entry {entry.name!r}: the file downloaded from {entry.url} has sha256 "
+                f"{digest.hexdigest()}, the registry records {entry.sha256}. Nothing was kept."
+            )
 
 
 def weights_path(entry: ZooEntry, registry: Registry, timeout: float = 60.0) -> Path:
@@ -65,16 +71,21 @@ def weights_path(entry: ZooEntry, registry: Registry, timeout: float = 60.0) -> 
     if entry.file is not None:
         path = registry.folder / entry.file
         if not path.is_file():
-            raise ZooError(f"Zoo entry {entry.name!r} names {path}, which does not exist: reinstall lightning-occ "
-                           "or re-run its recipe (zoo/build.py).")
+            raise ZooError(
+                f"Zoo entry {entry.name!r} names {path}, which does not exist: reinstall lightning-occ "
+                "or re-run its recipe (zoo/build.py)."
+            )
         return _check(path, entry)
     target = cache_dir() / f"{entry.sha256[:16]}-{Path(entry.url).name}"
     if target.is_file():
         try:
             return _check(target, entry)
         except ZooError:
-            print(f"lightning-occ: the cached download {target} does not match its recorded sha256; removed it and "
-                  "fetching it again.", file=sys.stderr)
+            print(
+                f"lightning-occ: the cached download {target} does not match its recorded sha256; removed it and "
+                "fetching it again.",
+                file=sys.stderr,
+            )
             target.unlink()
     _download(entry, target, timeout)
     return _check(target, entry)

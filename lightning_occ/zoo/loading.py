@@ -10,14 +10,13 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from lightning_occ.utils.atomic import atomic_path
 from lightning_occ.core.detector import DETECTOR_CLASS_KEY, AnomalyDetector
+from lightning_occ.utils.atomic import atomic_path
 from lightning_occ.zoo.errors import ZooError
 from lightning_occ.zoo.files import cache_dir, weights_path
 from lightning_occ.zoo.registry import ZOO_PREFIX, Registry, ZooEntry, default_registry
 
 __all__ = ["ZOO_PREFIX", "checkpoint_path", "detector_class", "evaluation_config", "load", "pretrained_state"]
-
 
 
 def detector_class(class_path: str) -> type[AnomalyDetector]:
@@ -56,8 +55,9 @@ def load(name: str, registry: Registry | None = None) -> AnomalyDetector:
 
 
 def _healing(target: Path, problem: str) -> None:
-    print(f"lightning-occ: the cached file {target} {problem}; rebuilt it from the verified zoo weights.",
-          file=sys.stderr)
+    print(
+        f"lightning-occ: the cached file {target} {problem}; rebuilt it from the verified zoo weights.", file=sys.stderr
+    )
 
 
 def _cached_checkpoint_problem(path: Path, entry: ZooEntry, state: dict[str, torch.Tensor]) -> str | None:
@@ -116,8 +116,14 @@ def checkpoint_path(name: str, registry: Registry | None = None) -> Path:
         _healing(target, problem)
     import lightning
 
-    checkpoint = {"state_dict": state, "hyper_parameters": _hyper_parameters(entry), "epoch": 0, "global_step": 0,
-                  "pytorch-lightning_version": lightning.__version__, DETECTOR_CLASS_KEY: entry.class_path}
+    checkpoint = {
+        "state_dict": state,
+        "hyper_parameters": _hyper_parameters(entry),
+        "epoch": 0,
+        "global_step": 0,
+        "pytorch-lightning_version": lightning.__version__,
+        DETECTOR_CLASS_KEY: entry.class_path,
+    }
     with atomic_path(target) as partial:
         torch.save(checkpoint, partial)
     return target
@@ -157,6 +163,8 @@ def pretrained_state(source: str, expected: type[AnomalyDetector], registry: Reg
         class_path, state = checkpoint.get(DETECTOR_CLASS_KEY, ""), checkpoint["state_dict"]
     if class_path.rpartition(".")[2] != expected.__name__:
         method = class_path.rpartition(".")[2] or "an unknown method"
-        raise ZooError(f"pretrained={source!r} holds a {method} checkpoint; it cannot initialise a "
-                       f"{expected.__name__}. Pick an entry of the same method (`lightning-occ zoo list`).")
+        raise ZooError(
+            f"pretrained={source!r} holds a {method} checkpoint; it cannot initialise a "
+            f"{expected.__name__}. Pick an entry of the same method (`lightning-occ zoo list`)."
+        )
     return state

@@ -45,12 +45,16 @@ def _size(entry: ZooEntry) -> str:
 
 
 def render_table(registry: Registry) -> str:
-    lines = ["| name | method | dataset | scenario | AUROC | certified AUROC | size | sha256 |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| name | method | dataset | scenario | AUROC | certified AUROC | size | sha256 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name in registry.names():
         e = registry.get(name)
-        lines.append(f"| `{e.name}` | {e.method} | {e.dataset} | {e.scenario} | {e.metrics['test/auroc']:.4f} | "
-                     f"{_certified(e.metrics)} | {_size(e)} | `{e.sha256[:12]}` |")
+        lines.append(
+            f"| `{e.name}` | {e.method} | {e.dataset} | {e.scenario} | {e.metrics['test/auroc']:.4f} | "
+            f"{_certified(e.metrics)} | {_size(e)} | `{e.sha256[:12]}` |"
+        )
     return "\n".join(lines)
 
 

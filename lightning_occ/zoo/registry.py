@@ -74,8 +74,10 @@ class Registry:
             raw = json.loads(path.read_text())
             return cls([ZooEntry(**entry) for entry in raw["entries"]], path.parent)
         except (ValueError, KeyError, TypeError) as error:  # bad JSON, no "entries", unknown or missing fields
-            raise ZooError(f"The zoo manifest {path} is not a valid registry ({type(error).__name__}: {error}); "
-                           "fix it, or point $LIGHTNING_OCC_ZOO at another registry.json.") from None
+            raise ZooError(
+                f"The zoo manifest {path} is not a valid registry ({type(error).__name__}: {error}); "
+                "fix it, or point $LIGHTNING_OCC_ZOO at another registry.json."
+            ) from None
 
     def save(self, path: str | Path) -> None:
         entries = [self.entries[name].to_dict() for name in sorted(self.entries)]
@@ -101,6 +103,8 @@ def default_registry() -> Registry:
     a private zoo; its ``file`` entries are relative to that manifest)."""
     custom = os.environ.get("LIGHTNING_OCC_ZOO")
     if custom and not Path(custom).is_file():
-        raise ZooError(f"$LIGHTNING_OCC_ZOO names {custom}, which is not a file: point it at a registry.json, or unset "
-                       "it to use the zoo shipped with lightning-occ.")
+        raise ZooError(
+            f"$LIGHTNING_OCC_ZOO names {custom}, which is not a file: point it at a registry.json, or unset "
+            "it to use the zoo shipped with lightning-occ."
+        )
     return Registry.from_file(custom or MANIFEST)

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import Tensor
 
-from lightning_occ.data import ScenarioDataModule, TabularDataModule
 from lightning_occ.core.detector import AnomalyDetector
+from lightning_occ.data import ScenarioDataModule, TabularDataModule
 from lightning_occ.models import OCSDF, CompactVAE, KNNDetector
 from tests.helpers.training import tiny_trainer
 
@@ -52,8 +52,18 @@ def _ocsdf_mlp() -> Audited:
 def _ocsdf_conv() -> Audited:
     L.seed_everything(0, verbose=False)
     datamodule = ScenarioDataModule("digits", normal=0, batch_size=64)
-    model = OCSDF(network="conv", channels=(4, 8), convs_per_stage=1, negative_init="uniform", domain=(0.0, 1.0),
-                  level=-0.05, warmup_epochs=2, negative_steps=2, lr=1e-3, epsilons=IMAGE_RADII)
+    model = OCSDF(
+        network="conv",
+        channels=(4, 8),
+        convs_per_stage=1,
+        negative_init="uniform",
+        domain=(0.0, 1.0),
+        level=-0.05,
+        warmup_epochs=2,
+        negative_steps=2,
+        lr=1e-3,
+        epsilons=IMAGE_RADII,
+    )
     tiny_trainer(max_epochs=6, limit_val_batches=0).fit(model, datamodule=datamodule)
     return Audited(model.eval(), *_test_split(datamodule), IMAGE_RADII, 0.0, 1.0)
 
@@ -61,8 +71,18 @@ def _ocsdf_conv() -> Audited:
 def _ocsdf_orthoconv() -> Audited:
     L.seed_everything(0, verbose=False)
     datamodule = ScenarioDataModule("digits", normal=0, batch_size=64)
-    model = OCSDF(network="orthoconv", channels=(8, 16), convs_per_stage=1, negative_init="uniform",
-                  domain=(0.0, 1.0), level=-0.05, warmup_epochs=2, negative_steps=2, lr=1e-3, epsilons=IMAGE_RADII)
+    model = OCSDF(
+        network="orthoconv",
+        channels=(8, 16),
+        convs_per_stage=1,
+        negative_init="uniform",
+        domain=(0.0, 1.0),
+        level=-0.05,
+        warmup_epochs=2,
+        negative_steps=2,
+        lr=1e-3,
+        epsilons=IMAGE_RADII,
+    )
     tiny_trainer(max_epochs=6, limit_val_batches=0).fit(model, datamodule=datamodule)
     return Audited(model.eval(), *_test_split(datamodule), IMAGE_RADII, 0.0, 1.0)
 
@@ -84,8 +104,13 @@ def _vae_hole() -> Audited:
     return Audited(model.eval(), *_test_split(datamodule), IMAGE_RADII, 0.0, 1.0, bank_points=train)
 
 
-BUILDERS = {"ocsdf-mlp": _ocsdf_mlp, "ocsdf-conv": _ocsdf_conv, "ocsdf-orthoconv": _ocsdf_orthoconv, "knn": _knn,
-            "vae-hole": _vae_hole}
+BUILDERS = {
+    "ocsdf-mlp": _ocsdf_mlp,
+    "ocsdf-conv": _ocsdf_conv,
+    "ocsdf-orthoconv": _ocsdf_orthoconv,
+    "knn": _knn,
+    "vae-hole": _vae_hole,
+}
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from lightning_occ.metrics.functional import exact_auroc
 from lightning_occ.utils.attacks import strongest_attack_scores
-from lightning_occ.metrics.functional import certified_auroc, exact_auroc
 
 ScoreFn = Callable[[Tensor], Tensor]
 
@@ -29,8 +29,9 @@ def largest_gradient_norm(score_fn: ScoreFn, points: Tensor) -> float:
     return float(grad.flatten(1).norm(dim=1).max())
 
 
-def optimised_pair_slopes(score_fn: ScoreFn, points: Tensor, steps: int = 60, spread: float = 0.05,
-                          lr: float = 0.01, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+def optimised_pair_slopes(
+    score_fn: ScoreFn, points: Tensor, steps: int = 60, spread: float = 0.05, lr: float = 0.01, seed: int = 0
+) -> tuple[Tensor, Tensor, Tensor]:
     """Pairs (x, y) started around ``points`` and moved by Adam to maximise ``|s(x) - s(y)| / ||x - y||``
     (float64). Returns the final pairs and their slopes."""
     generator = torch.Generator().manual_seed(seed)
@@ -59,8 +60,13 @@ def lipschitz_estimate(score_fn: ScoreFn, points: Tensor, **options: object) -> 
     return max(largest_gradient_norm(score_fn, points), float(pair_slopes.max()))
 
 
-def tiny_pair_excess(score_and_error: Callable[[Tensor], tuple[Tensor, Tensor]], centres: Tensor, bound: float,
-                     scales: Tensor | None = None, seed: int = 0) -> Tensor:
+def tiny_pair_excess(
+    score_and_error: Callable[[Tensor], tuple[Tensor, Tensor]],
+    centres: Tensor,
+    bound: float,
+    scales: Tensor | None = None,
+    seed: int = 0,
+) -> Tensor:
     """``|s(x) - s(y)| - (L ||x - y|| + e(x) + e(y))`` for pairs 1e-4 .. 1e-1 apart around ``centres``
     (x a tiny step off a centre, y a further step): positive entries are violations of the certificate."""
     generator = torch.Generator().manual_seed(seed)

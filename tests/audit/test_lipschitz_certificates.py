@@ -12,8 +12,9 @@ from tests.audit.probes import attacked_auroc, lipschitz_estimate, tiny_pair_exc
 def certified_curve(audited) -> list[float]:
     detector = audited.detector
     scores, error = detector.certified_scores(audited.x)
-    values = certified_auroc(scores, audited.target, audited.radii, lipschitz=detector.lipschitz_bound,
-                             score_error=error)
+    values = certified_auroc(
+        scores, audited.target, audited.radii, lipschitz=detector.lipschitz_bound, score_error=error
+    )
     return values.tolist()
 
 

@@ -45,8 +45,9 @@ def test_no_attack_goes_below_the_smoothing_certified_auroc():
     for k, eps in enumerate(smoothed.epsilons):
         if eps == 0:
             continue
-        certified = certified_auroc(None, target, [eps], lower=certificate.lower[:, k:k + 1],
-                                    upper=certificate.upper[:, k:k + 1])
+        certified = certified_auroc(
+            None, target, [eps], lower=certificate.lower[:, k : k + 1], upper=certificate.upper[:, k : k + 1]
+        )
         attacked = fresh.certify(base.score, _attacked_inputs(base.score, x, target, eps)).score
         value = float(exact_auroc(attacked, target))
         assert float(certified[0]) <= value, (eps, float(certified[0]), value)

@@ -22,9 +22,12 @@ def write_cifar10(root: Path, per_batch: int = 20, seed: int = 0) -> Path:
     folder.mkdir(parents=True)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         labels = [i % 10 for i in range(per_batch)]
-        batch = {b"batch_label": name.encode(), b"labels": labels,
-                 b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
-                 b"filenames": [f"{name}_{i}.png".encode() for i in range(per_batch)]}
+        batch = {
+            b"batch_label": name.encode(),
+            b"labels": labels,
+            b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+            b"filenames": [f"{name}_{i}.png".encode() for i in range(per_batch)],
+        }
         with (folder / name).open("wb") as handle:
             pickle.dump(batch, handle)
     names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
@@ -34,7 +37,8 @@ def write_cifar10(root: Path, per_batch: int = 20, seed: int = 0) -> Path:
 
 
 def write_gtsrb(root: Path, per_class: int = 2, test_images: int = 86, seed: int = 0) -> Path:
-    """gtsrb/GTSRB/Training/<5-digit class>/*.ppm (+ GT csv), gtsrb/GTSRB/Final_Test/Images/*.ppm, gtsrb/GT-final_test.csv."""
+    """gtsrb/GTSRB/Training/<5-digit class>/*.ppm (+ GT csv), gtsrb/GTSRB/Final_Test/Images/*.ppm,
+    gtsrb/GT-final_test.csv."""
     rng = np.random.default_rng(seed)
     base = root / "gtsrb"
     for label in range(43):
@@ -74,7 +78,7 @@ def write_tiny_imagenet(root: Path, per_class: int = 3, val_per_class: int = 2, 
         for i in range(per_class):
             _image(rng, 64).save(images / f"{wnid}_{i}.JPEG", format="JPEG")
         (folder / "train" / wnid / f"{wnid}_boxes.txt").write_text("")
-        for i in range(val_per_class):
+        for _ in range(val_per_class):
             name = f"val_{len(annotations)}.JPEG"
             _image(rng, 64).save(folder / "val" / "images" / name, format="JPEG")
             annotations.append(f"{name}\t{wnid}\t0\t0\t63\t63")
@@ -94,8 +98,9 @@ def write_image_folder(root: Path, classes: tuple[str, ...] = ("cat", "dog", "fo
     return root
 
 
-def write_mvtec_category(root: Path, defects: tuple[str, ...] = ("crack", "scratch"), per_folder: int = 4,
-                         size: int = 16) -> Path:
+def write_mvtec_category(
+    root: Path, defects: tuple[str, ...] = ("crack", "scratch"), per_folder: int = 4, size: int = 16
+) -> Path:
     """MVTec AD's on-disk layout for one category: train/good/, test/good/, test/<defect>/ (PNG)."""
     rng = np.random.default_rng(1)
     folders = [root / "train" / "good", root / "test" / "good", *(root / "test" / d for d in defects)]
@@ -116,6 +121,7 @@ def write_mnist(root: Path, per_class: int = 6, test_per_class: int = 3, seed: i
         images = rng.integers(0, 256, (labels.size, 28, 28), dtype=np.uint8)
         header = np.array([2051, labels.size, 28, 28], dtype=">i4").tobytes()
         (folder / f"{prefix}-images-idx3-ubyte").write_bytes(header + images.tobytes())
-        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(np.array([2049, labels.size], dtype=">i4").tobytes()
-                                                             + labels.tobytes())
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(
+            np.array([2049, labels.size], dtype=">i4").tobytes() + labels.tobytes()
+        )
     return folder

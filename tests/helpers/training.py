@@ -13,7 +13,9 @@ def tiny_trainer(**overrides) -> L.Trainer:
     return quiet_trainer(**{"accelerator": "cpu", "max_epochs": 3, **overrides})
 
 
-def trained_tiny_ocsdf(epochs: int = 300, dataset: str = "breast_cancer", seed: int = 0) -> tuple[OCSDF, TabularDataModule]:
+def trained_tiny_ocsdf(
+    epochs: int = 300, dataset: str = "breast_cancer", seed: int = 0
+) -> tuple[OCSDF, TabularDataModule]:
     L.seed_everything(seed, verbose=False)
     datamodule = TabularDataModule(dataset, seed=seed)
     model = OCSDF(width=64, depth=3, warmup_epochs=epochs // 3, negative_steps=4, lr=1e-3)

@@ -35,8 +35,14 @@ def ddp_trainer(**overrides) -> L.Trainer:
 
 
 def _worker(rank: int, port: int, jobs: dict[str, Callable[[], tuple]], out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank),
-                      LOCAL_RANK=str(rank), NODE_RANK="0")
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        WORLD_SIZE="2",
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        NODE_RANK="0",
+    )
     for name, job in jobs.items():
         L.seed_everything(0, verbose=False)
         model, datamodule, fit_epochs = job()

@@ -27,11 +27,11 @@ def _payloads(data: bytes) -> Iterator[bytes]:
         if left < HEADER:
             position += left
             continue
-        _, length, kind = struct.unpack("<IHB", data[position:position + HEADER])
+        _, length, kind = struct.unpack("<IHB", data[position : position + HEADER])
         if kind == 0:  # zero padding up to the end of the block
             position += left
             continue
-        payload = data[position + HEADER:position + HEADER + length]
+        payload = data[position + HEADER : position + HEADER + length]
         position += HEADER + length
         if kind == FULL:
             yield payload
@@ -59,8 +59,9 @@ def offline_run_contents(save_dir: Path) -> tuple[dict, list[dict], dict]:
             for item in record.summary.update:
                 summary[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
         elif kind == "history":
-            history.append({item.key or "/".join(item.nested_key): json.loads(item.value_json)
-                            for item in record.history.item})
+            history.append(
+                {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
+            )
         elif kind == "config":
             for item in record.config.update:
                 config[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)

@@ -32,8 +32,9 @@ class ResizedInput(nn.Module):
         return self.network(x)
 
 
-def create_classifier(name: str, num_classes: int, input_shape: Sequence[int], input_size: int | None = None,
-                      **kwargs: Any) -> nn.Module:
+def create_classifier(
+    name: str, num_classes: int, input_shape: Sequence[int], input_size: int | None = None, **kwargs: Any
+) -> nn.Module:
     """``timm.create_model(name)`` (random init) for ``num_classes`` classes on ``input_shape`` images.
 
     For images of at most 64 pixels, a ResNet-style stem (7x7 stride-2 ``conv1`` and ``maxpool``,
@@ -57,8 +58,9 @@ def create_classifier(name: str, num_classes: int, input_shape: Sequence[int], i
         hint = f" Did you mean one of {close}?" if close else " See timm.list_models() for the names."
         raise ValueError(f"timm has no model named {name!r}.{hint}")
     if input_size is not None and input_size < 1:
-        raise ValueError(f"input_size must be a positive number of pixels (or None to keep the images' size), "
-                         f"got {input_size}.")
+        raise ValueError(
+            f"input_size must be a positive number of pixels (or None to keep the images' size), got {input_size}."
+        )
     channels, height, width = (int(d) for d in input_shape)
     if input_size is not None:
         height = width = input_size

@@ -14,8 +14,10 @@ __all__ = ["cluster_fractions", "cluster_purity", "kmeans_centres", "normalized_
 def kmeans_centres(codes: Tensor, num_clusters: int, seed: int = 0, n_init: int = 10) -> Tensor:
     """Centres of scikit-learn's k-means (k-means++, ``n_init`` restarts) on ``codes`` (float64 inside)."""
     if num_clusters > codes.shape[0]:
-        raise ValueError(f"num_clusters={num_clusters} is larger than the {codes.shape[0]} training samples; "
-                         "lower num_clusters (K) or use more normal training data.")
+        raise ValueError(
+            f"num_clusters={num_clusters} is larger than the {codes.shape[0]} training samples; "
+            "lower num_clusters (K) or use more normal training data."
+        )
     kmeans = KMeans(n_clusters=num_clusters, n_init=n_init, random_state=seed)
     kmeans.fit(codes.detach().double().cpu().numpy())
     return torch.from_numpy(kmeans.cluster_centers_).to(codes.dtype)

@@ -5,8 +5,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["PSEUDO_TARGETS", "DECHead", "check_target_kind", "classifier_targets", "sharpened_target",
-           "student_t_assignment"]
+__all__ = [
+    "PSEUDO_TARGETS",
+    "DECHead",
+    "check_target_kind",
+    "classifier_targets",
+    "sharpened_target",
+    "student_t_assignment",
+]
 
 PSEUDO_TARGETS = ("hard", "soft", "sharpened")
 

@@ -10,23 +10,23 @@ import torch.nn.functional as F
 from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor
 
+from lightning_occ.core.batch import AnomalyBatch
+from lightning_occ.core.card import MethodCard
+from lightning_occ.core.lazy import LazyNetworkDetector
+from lightning_occ.core.protocol import training_inputs, training_sub_labels
+from lightning_occ.metrics.exact_auroc import ExactAUROC
+from lightning_occ.models.clad.classifiers import create_classifier
 from lightning_occ.models.clad.clustering import (
     cluster_fractions,
     cluster_purity,
     kmeans_centres,
     normalized_mutual_information,
 )
-from lightning_occ.core.batch import AnomalyBatch
-from lightning_occ.core.card import MethodCard
-from lightning_occ.core.lazy import LazyNetworkDetector
-from lightning_occ.core.protocol import training_inputs, training_sub_labels
-from lightning_occ.metrics.exact_auroc import ExactAUROC
-from lightning_occ.models.clad.stages import STAGES, StagePlan
-from lightning_occ.models.clad.odin_selection import ODINSettings, as_grid
-from lightning_occ.models.clad.classifiers import create_classifier
-from lightning_occ.nn.conv_autoencoder import ConvAutoencoder
 from lightning_occ.models.clad.dec import DECHead, check_target_kind, classifier_targets
 from lightning_occ.models.clad.odin import max_softmax, odin_scores
+from lightning_occ.models.clad.odin_selection import ODINSettings, as_grid
+from lightning_occ.models.clad.stages import STAGES, StagePlan
+from lightning_occ.nn.conv_autoencoder import ConvAutoencoder
 
 __all__ = ["CLAD"]
 
@@ -89,8 +89,10 @@ class CLAD(LazyNetworkDetector):
         pretrained: ``zoo:NAME`` or a checkpoint of this method to start ``fit`` from.
     """
 
-    card = MethodCard(paper="Park et al., Confidence-based self-labelling anomaly detection, arXiv:2104.09793",
-                      url="https://arxiv.org/abs/2104.09793")
+    card = MethodCard(
+        paper="Park et al., Confidence-based self-labelling anomaly detection, arXiv:2104.09793",
+        url="https://arxiv.org/abs/2104.09793",
+    )
 
     def __init__(
         self,
@@ -132,7 +134,9 @@ class CLAD(LazyNetworkDetector):
         if min(ae_epochs, dec_epochs, classifier_epochs) < 0:
             raise ValueError("Stage epochs (ae_epochs, dec_epochs, classifier_epochs) must be >= 0.")
         if start_stage is not None and init_from is None and start_stage != "autoencoder":
-            raise ValueError(f"start_stage={start_stage!r} needs init_from: a CLAD checkpoint whose earlier stages are trained.")
+            raise ValueError(
+                f"start_stage={start_stage!r} needs init_from: a CLAD checkpoint whose earlier stages are trained."
+            )
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.score_name = score_name
@@ -159,8 +163,9 @@ class CLAD(LazyNetworkDetector):
             raise ValueError(f"CLAD needs images (C, H, W), got input shape {shape}.")
         self.autoencoder = ConvAutoencoder(shape, hp.latent_dim, hp.ae_channels)
         self.dec = DECHead(hp.num_clusters, hp.latent_dim, hp.alpha)
-        self.classifier = create_classifier(hp.classifier, hp.num_clusters, shape,
-                                            input_size=hp.classifier_input_size, **(hp.classifier_kwargs or {}))
+        self.classifier = create_classifier(
+            hp.classifier, hp.num_clusters, shape, input_size=hp.classifier_input_size, **(hp.classifier_kwargs or {})
+        )
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
@@ -185,16 +190,20 @@ class CLAD(LazyNetworkDetector):
 
     def _require_clustering(self) -> None:
         if int(self.reached_stage) < STAGES.index("clustering"):
-            raise RuntimeError(f"score_name={self.score_name!r} needs the clustering stage; this model has only "
-                               "trained its autoencoder. Train further or use score_name='recon'.")
+            raise RuntimeError(
+                f"score_name={self.score_name!r} needs the clustering stage; this model has only "
+                "trained its autoencoder. Train further or use score_name='recon'."
+            )
 
     def _classifier_trained(self) -> bool:
         return int(self.classifier_steps) > 0
 
     def _require_classifier(self) -> None:
         if not self._classifier_trained():
-            raise RuntimeError(f"score_name={self.score_name!r} needs a trained classifier; this model is at stage "
-                               f"{self.stage!r}. Train further or use score_name 'recon' or 'dec'.")
+            raise RuntimeError(
+                f"score_name={self.score_name!r} needs a trained classifier; this model is at stage "
+                f"{self.stage!r}. Train further or use score_name 'recon' or 'dec'."
+            )
 
     def cluster_assignment(self, x: Tensor) -> Tensor:
         """DEC's soft assignment Q of a batch of images."""
@@ -222,15 +231,19 @@ class CLAD(LazyNetworkDetector):
         super().on_fit_start()
         features = self._train_features()
         if self.hparams.num_clusters > features.shape[0]:
-            raise ValueError(f"num_clusters={self.hparams.num_clusters} is larger than the {features.shape[0]} normal "
-                             "training samples; lower num_clusters (K).")
+            raise ValueError(
+                f"num_clusters={self.hparams.num_clusters} is larger than the {features.shape[0]} normal "
+                "training samples; lower num_clusters (K)."
+            )
         if self.hparams.init_from and self.trainer.ckpt_path is None:
             self._initialise_from(self.hparams.init_from)
         needed = self.trainer.current_epoch + self.plan.remaining_epochs(self.stage, self._epochs_in_stage())
         max_epochs = self.trainer.max_epochs
         if max_epochs is not None and max_epochs >= 0 and max_epochs < needed:
-            raise ValueError(f"CLAD needs trainer.max_epochs >= {needed} (ae_epochs + dec_epochs + classifier_epochs "
-                             f"up to stop_after={self.plan.stop_after!r}); got {max_epochs}.")
+            raise ValueError(
+                f"CLAD needs trainer.max_epochs >= {needed} (ae_epochs + dec_epochs + classifier_epochs "
+                f"up to stop_after={self.plan.stop_after!r}); got {max_epochs}."
+            )
 
     def on_pretrained_loaded(self) -> None:
         """Pretrained weights, with every stage to train again (fine-tuning all of them)."""
@@ -245,8 +258,10 @@ class CLAD(LazyNetworkDetector):
         self.load_state_dict(checkpoint["state_dict"])
         reached, wanted = int(self.reached_stage), self.hparams.start_stage
         if wanted is not None and STAGES.index(wanted) > reached + 1:
-            raise ValueError(f"start_stage={wanted!r} needs the earlier stages trained, but {path} has only "
-                             f"reached the {STAGES[reached]!r} stage.")
+            raise ValueError(
+                f"start_stage={wanted!r} needs the earlier stages trained, but {path} has only "
+                f"reached the {STAGES[reached]!r} stage."
+            )
         if wanted is None and self.stage == "done":
             wanted = STAGES[reached + 1]
         self.stage_start_epoch.fill_(self.trainer.current_epoch)
@@ -259,8 +274,11 @@ class CLAD(LazyNetworkDetector):
         return self.trainer.current_epoch - int(self.stage_start_epoch)
 
     def _train_features(self) -> Tensor:
-        return training_inputs(self, needed_by="CLAD (k-means and the pseudo-label check run on the whole "
-                                              "training set, identically on every process)")
+        return training_inputs(
+            self,
+            needed_by="CLAD (k-means and the pseudo-label check run on the whole "
+            "training set, identically on every process)",
+        )
 
     def on_train_epoch_start(self) -> None:
         """Advance through finished stages. Decisions are taken here, from the epoch counter and the
@@ -302,12 +320,17 @@ class CLAD(LazyNetworkDetector):
 
     @torch.no_grad()
     def _train_codes(self) -> Tensor:
-        return torch.cat([self.autoencoder.encode(chunk.to(self.device)) for chunk in self._train_features().split(1024)])
+        return torch.cat(
+            [self.autoencoder.encode(chunk.to(self.device)) for chunk in self._train_features().split(1024)]
+        )
 
     def _initialise_centres(self) -> None:
         codes = self._train_codes()
-        centres = kmeans_centres(codes, self.hparams.num_clusters, self.hparams.kmeans_seed) \
-            if self.trainer.is_global_zero else None
+        centres = (
+            kmeans_centres(codes, self.hparams.num_clusters, self.hparams.kmeans_seed)
+            if self.trainer.is_global_zero
+            else None
+        )
         centres = self.trainer.strategy.broadcast(centres, src=0)
         self.dec.centres.data.copy_(centres.to(self.dec.centres))
         self.labels_epoch.fill_(-1)
@@ -326,9 +349,11 @@ class CLAD(LazyNetworkDetector):
         self._log_clustering(labels)
 
     def _clustering_converged(self) -> bool:
-        return int(self.labels_epoch) == self.trainer.current_epoch and \
-            int(self.trainer.current_epoch) > int(self.stage_start_epoch) and \
-            getattr(self, "_label_change", 1.0) < self.hparams.dec_tol
+        return (
+            int(self.labels_epoch) == self.trainer.current_epoch
+            and int(self.trainer.current_epoch) > int(self.stage_start_epoch)
+            and getattr(self, "_label_change", 1.0) < self.hparams.dec_tol
+        )
 
     def _log_clustering(self, labels: Tensor) -> None:
         values = {"clustering/label_change": getattr(self, "_label_change", 1.0)}
@@ -372,8 +397,9 @@ class CLAD(LazyNetworkDetector):
         hp = self.hparams
         return [
             torch.optim.Adam(self.autoencoder.parameters(), lr=hp.ae_lr),
-            torch.optim.SGD([*self.autoencoder.encoder.parameters(), self.dec.centres], lr=hp.dec_lr,
-                            momentum=hp.dec_momentum),
+            torch.optim.SGD(
+                [*self.autoencoder.encoder.parameters(), self.dec.centres], lr=hp.dec_lr, momentum=hp.dec_momentum
+            ),
             torch.optim.Adam(self.classifier.parameters(), lr=hp.classifier_lr),
         ]
 
@@ -399,8 +425,9 @@ class CLAD(LazyNetworkDetector):
             self.odin.reset()
         elif (aurocs := self.odin.select()) is not None:
             temperature, epsilon = self.odin.current()
-            self.log_dict({"val/odin_temperature": temperature, "val/odin_eps": epsilon,
-                           "val/odin_auroc": max(aurocs.values())})
+            self.log_dict(
+                {"val/odin_temperature": temperature, "val/odin_eps": epsilon, "val/odin_auroc": max(aurocs.values())}
+            )
         if self._evaluates():
             self._log_msp("val", self.val_msp)
             super().on_validation_epoch_end()

@@ -57,8 +57,9 @@ def odin_scores(classifier: nn.Module, x: Tensor, temperature: float = 1000.0, e
         return -max_softmax(classifier(perturbed), temperature)
 
 
-def odin_grid_scores(classifier: nn.Module, x: Tensor, temperatures: Sequence[float],
-                     epsilons: Sequence[float]) -> dict[tuple[float, float], Tensor]:
+def odin_grid_scores(
+    classifier: nn.Module, x: Tensor, temperatures: Sequence[float], epsilons: Sequence[float]
+) -> dict[tuple[float, float], Tensor]:
     """:func:`odin_scores` for every (T, eps) pair of a grid, with one input gradient per temperature.
 
     The step direction depends on T but not on eps, and the unperturbed logits on neither, so a grid

@@ -30,8 +30,9 @@ class StagePlan:
 
     def epochs(self, stage: str) -> int:
         """The epoch budget of ``stage`` (a maximum for ``clustering``, which may converge earlier)."""
-        return {"autoencoder": self.ae_epochs, "clustering": self.dec_epochs,
-                "classifier": self.classifier_epochs}.get(stage, 0)
+        return {"autoencoder": self.ae_epochs, "clustering": self.dec_epochs, "classifier": self.classifier_epochs}.get(
+            stage, 0
+        )
 
     def runs(self, stage: str) -> bool:
         return STAGES.index(stage) <= STAGES.index(self.stop_after)
@@ -46,5 +47,5 @@ class StagePlan:
         """Epochs left from inside ``stage`` to the end of ``stop_after`` (at most, if clustering converges early)."""
         if stage == "done" or not self.runs(stage):
             return 0
-        later = STAGES[STAGES.index(stage) + 1:STAGES.index(self.stop_after) + 1]
+        later = STAGES[STAGES.index(stage) + 1 : STAGES.index(self.stop_after) + 1]
         return max(self.epochs(stage) - epochs_done, 0) + sum(self.epochs(s) for s in later)

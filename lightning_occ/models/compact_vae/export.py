@@ -15,8 +15,15 @@ class VAEScore(nn.Module):
     k nearest training codes, optionally normalised by their spacing), ``recon`` or ``elbo`` (both
     at the posterior mean)."""
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, input_shape: tuple[int, ...], sphere: bool,
-                 score_name: str, bank: BankDistance | None) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        input_shape: tuple[int, ...],
+        sphere: bool,
+        score_name: str,
+        bank: BankDistance | None,
+    ) -> None:
         super().__init__()
         self.encoder, self.decoder, self.bank = encoder, decoder, bank
         self.input_shape, self.sphere, self.score_name = input_shape, sphere, score_name

@@ -9,17 +9,17 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from lightning_occ.data.subsets import first_items
 from lightning_occ.core.batch import AnomalyBatch
 from lightning_occ.core.card import MethodCard
 from lightning_occ.core.lazy import LazyNetworkDetector
 from lightning_occ.core.protocol import AnomalyDataModule, attached_datamodule
+from lightning_occ.data.subsets import first_items
 from lightning_occ.metrics.plots import plot_latent_scatter, plot_reconstructions
+from lightning_occ.models.compact_vae.export import VAEScore
+from lightning_occ.models.compact_vae.torch_model import LipschitzEncoder, MLPDecoder, MLPEncoder, inverse_stereographic
 from lightning_occ.nn.conv_autoencoder import ConvDecoder, ConvGaussianEncoder
 from lightning_occ.nn.nearest import BankDistance, exact_knn, knn_mean_distance, knn_relative_error
 from lightning_occ.nn.rounding import network_rounding_bound
-from lightning_occ.models.compact_vae.export import VAEScore
-from lightning_occ.models.compact_vae.torch_model import LipschitzEncoder, MLPDecoder, MLPEncoder, inverse_stereographic
 
 __all__ = ["CompactVAE"]
 
@@ -83,7 +83,7 @@ class CompactVAE(LazyNetworkDetector):
 
     card = MethodCard(
         paper="Glazunov & Zarras, Vacant Holes for Unsupervised Detection of the Outliers in Compact Latent "
-              "Representation, UAI 2023",
+        "Representation, UAI 2023",
         url="https://arxiv.org/abs/2306.09646",
     )
 
@@ -113,8 +113,10 @@ class CompactVAE(LazyNetworkDetector):
         if network not in ("mlp", "conv"):
             raise ValueError(f"network must be 'mlp' or 'conv', got {network!r}.")
         if network == "conv" and latent == "lipschitz":
-            raise ValueError("latent='lipschitz' needs network='mlp' (its orthogonal layers carry the proven bound); "
-                             "use network='conv' with latent 'gaussian' or 'sphere'.")
+            raise ValueError(
+                "latent='lipschitz' needs network='mlp' (its orthogonal layers carry the proven bound); "
+                "use network='conv' with latent 'gaussian' or 'sphere'."
+            )
         if score_name not in ("elbo", "recon", "hole"):
             raise ValueError(f"score_name must be 'elbo', 'recon' or 'hole', got {score_name!r}.")
         self.save_hyperparameters()
@@ -191,8 +193,9 @@ class CompactVAE(LazyNetworkDetector):
                 raise RuntimeError("The training-code bank is empty: fit the model before exporting it.")
             spacing = self.bank_spacing if self.hparams.hole_normalized else None
             bank = BankDistance(self.bank, self.hparams.k, spacing)
-        return VAEScore(self._require_encoder(), self.decoder, shape, self.hparams.latent == "sphere",
-                        self.score_name, bank)
+        return VAEScore(
+            self._require_encoder(), self.decoder, shape, self.hparams.latent == "sphere", self.score_name, bank
+        )
 
     def _certified_hole(self) -> bool:
         return self.hparams.latent == "lipschitz" and self.score_name == "hole" and not self.hparams.hole_normalized
@@ -272,8 +275,11 @@ class CompactVAE(LazyNetworkDetector):
             return {}
         x, target = first_items(test, 2000)
         x, train = x.to(self.device), datamodule.train_features()[:2000].to(self.device)
-        figures = {"latent_scatter.png": plot_latent_scatter(self.codes(train), self.codes(x[target == 0]),
-                                                             self.codes(x[target == 1]))}
+        figures = {
+            "latent_scatter.png": plot_latent_scatter(
+                self.codes(train), self.codes(x[target == 0]), self.codes(x[target == 1])
+            )
+        }
         if len(self.input_shape) == 3:
             picks = torch.cat([x[target == 0][:8], x[target == 1][:8]])
             mean, _ = self.encoder(picks)

@@ -55,8 +55,9 @@ class LipschitzEncoder(nn.Module):
         if hidden % 2:
             raise ValueError(f"hidden must be even for GroupSort2, got {hidden}.")
         self.scale = float(lipschitz)
-        self.body = nn.Sequential(OrthogonalLinear(in_features, hidden), GroupSort(2),
-                                  OrthogonalLinear(hidden, hidden), GroupSort(2))
+        self.body = nn.Sequential(
+            OrthogonalLinear(in_features, hidden), GroupSort(2), OrthogonalLinear(hidden, hidden), GroupSort(2)
+        )
         self.mean = OrthogonalLinear(hidden, latent_dim)
         self.log_variance = nn.Linear(hidden, latent_dim)
 
@@ -82,8 +83,13 @@ class MLPDecoder(nn.Module):
     def __init__(self, latent_dim: int, hidden: int, output_shape: tuple[int, ...]) -> None:
         super().__init__()
         self.output_shape = output_shape
-        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, math.prod(output_shape)))
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, math.prod(output_shape)),
+        )
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z).reshape(z.shape[0], *self.output_shape)

@@ -50,9 +50,11 @@ class MahalanobisDetector(FittedDetector):
         tensor([2.8284, 1.4142], dtype=torch.float64)
     """
 
-    card = MethodCard(paper="Mahalanobis, On the generalised distance in statistics, 1936; Ledoit & Wolf, "
-                            "A well-conditioned estimator for large-dimensional covariance matrices, 2004",
-                      url="https://doi.org/10.1016/S0047-259X(03)00096-4")
+    card = MethodCard(
+        paper="Mahalanobis, On the generalised distance in statistics, 1936; Ledoit & Wolf, "
+        "A well-conditioned estimator for large-dimensional covariance matrices, 2004",
+        url="https://doi.org/10.1016/S0047-259X(03)00096-4",
+    )
 
     fitted_buffers = ("mean", "whitening")
 

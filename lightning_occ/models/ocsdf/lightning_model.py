@@ -13,10 +13,9 @@ from lightning_occ.core.card import MethodCard
 from lightning_occ.core.lazy import LazyNetworkDetector
 from lightning_occ.core.protocol import training_inputs
 from lightning_occ.models.ocsdf.hkr_loss import hkr_loss
-from lightning_occ.models.ocsdf.negatives import initial_negatives, newton_raphson_negatives
+from lightning_occ.models.ocsdf.negatives import frozen_parameters, initial_negatives, newton_raphson_negatives
 from lightning_occ.nn import LipschitzMLP
 from lightning_occ.nn.lipschitz_convnet import LipschitzConvNet
-from lightning_occ.models.ocsdf.negatives import frozen_parameters
 from lightning_occ.nn.orthoconv import OrthoConvNet
 from lightning_occ.nn.rounding import conv_without_fast_transforms, network_rounding_bound
 
@@ -98,7 +97,7 @@ class OCSDF(LazyNetworkDetector):
 
     card = MethodCard(
         paper="Bethune et al., Robust One-Class Classification with Signed Distance Function using 1-Lipschitz "
-              "Neural Networks, ICML 2023",
+        "Neural Networks, ICML 2023",
         url="https://arxiv.org/abs/2303.01978",
     )
 
@@ -135,8 +134,10 @@ class OCSDF(LazyNetworkDetector):
         if network not in NETWORKS:
             raise ValueError(f"Unknown network {network!r}; choose one of {NETWORKS}.")
         if activation not in ("fullsort", "groupsort2"):
-            raise ValueError(f"Unknown activation {activation!r}; choose 'groupsort2' or 'fullsort' (gradient-norm "
-                             "preserving; ReLU-like activations would break the signed distance).")
+            raise ValueError(
+                f"Unknown activation {activation!r}; choose 'groupsort2' or 'fullsort' (gradient-norm "
+                "preserving; ReLU-like activations would break the signed distance)."
+            )
         if width < 1 or depth < 1:
             raise ValueError(f"width and depth must be >= 1, got width={width}, depth={depth}.")
         if margin <= 0 or lam <= 0 or negative_steps < 0 or warmup_epochs < 0:
@@ -161,8 +162,9 @@ class OCSDF(LazyNetworkDetector):
         if hp.network in ("conv", "orthoconv") and len(shape) != 3:
             raise ValueError(f"network={hp.network!r} needs (C, H, W) inputs, got shape {shape}.")
         if hp.network == "orthoconv":
-            self.net = OrthoConvNet(shape, hp.channels, hp.convs_per_stage, hp.padding_mode, hp.stem,
-                                    vanilla=hp.exported)
+            self.net = OrthoConvNet(
+                shape, hp.channels, hp.convs_per_stage, hp.padding_mode, hp.stem, vanilla=hp.exported
+            )
         elif hp.network == "conv":
             self.net = LipschitzConvNet(shape, hp.channels, hp.convs_per_stage, head=hp.conv_head)
         else:
@@ -235,8 +237,10 @@ class OCSDF(LazyNetworkDetector):
 
     def on_fit_start(self) -> None:
         if self.hparams.exported:
-            raise ValueError("This OCSDF holds an exported (plain-convolution) network, which training would take "
-                             "out of its orthogonality: fit from the training checkpoint (last.ckpt) instead.")
+            raise ValueError(
+                "This OCSDF holds an exported (plain-convolution) network, which training would take "
+                "out of its orthogonality: fit from the training checkpoint (last.ckpt) instead."
+            )
         super().on_fit_start()
         if self.negative_std is None and self.hparams.domain is not None:
             return
@@ -284,8 +288,9 @@ class OCSDF(LazyNetworkDetector):
             values = torch.cat([self.f(chunk.reshape(-1, *self.input_shape)) for chunk in features.split(512)])
             self.median_train_f = values.median()
 
-    def generate(self, n: int = 64, steps: int | None = None, level: float | None = None, seed: int = 0,
-                 progress: bool = False) -> Tensor:
+    def generate(
+        self, n: int = 64, steps: int | None = None, level: float | None = None, seed: int = 0, progress: bool = False
+    ) -> Tensor:
         """Boundary samples ("dreams"): uniform noise in the domain box moved by deterministic
         Newton-Raphson steps (eta = 1) toward ``f = level`` (default: the median of f on the
         training data, i.e. typical normal samples).
@@ -309,8 +314,9 @@ class OCSDF(LazyNetworkDetector):
         generator = torch.Generator(device=self.device).manual_seed(seed)
         with torch.inference_mode(False), frozen_parameters(net):  # also callable from evaluation hooks
             z = torch.rand((n, *self.input_shape), generator=generator, device=self.device) * (high - low) + low
-            return newton_raphson_negatives(net, z, steps, float(steps), level, low, high,
-                                            eta=torch.ones(n, device=self.device), progress=progress)
+            return newton_raphson_negatives(
+                net, z, steps, float(steps), level, low, high, eta=torch.ones(n, device=self.device), progress=progress
+            )
 
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.RMSprop(self.parameters(), lr=self.hparams.lr)

@@ -46,8 +46,24 @@ def pyod_class(name: str) -> type:
             return found
         if module_name == name.lower():
             break
-    known = ["ABOD", "AutoEncoder", "CBLOF", "COPOD", "ECOD", "HBOS", "IForest", "KDE", "KNN", "LODA", "LOF",
-             "LUNAR", "MCD", "OCSVM", "PCA", "SUOD"]
+    known = [
+        "ABOD",
+        "AutoEncoder",
+        "CBLOF",
+        "COPOD",
+        "ECOD",
+        "HBOS",
+        "IForest",
+        "KDE",
+        "KNN",
+        "LODA",
+        "LOF",
+        "LUNAR",
+        "MCD",
+        "OCSVM",
+        "PCA",
+        "SUOD",
+    ]
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(close)}?" if close else f" Examples: {', '.join(known)}."
     raise ValueError(f"PyOD has no detector class {name!r}.{hint}")
@@ -75,12 +91,20 @@ class PyODDetector(FittedDetector):
         tensor([2.], dtype=torch.float64)
     """
 
-    card = MethodCard(paper="Zhao et al., PyOD: A Python Toolbox for Scalable Outlier Detection, JMLR 2019",
-                      url="https://www.jmlr.org/papers/v20/19-011.html", license="Apache-2.0 (PyOD: BSD-2-Clause)")
+    card = MethodCard(
+        paper="Zhao et al., PyOD: A Python Toolbox for Scalable Outlier Detection, JMLR 2019",
+        url="https://www.jmlr.org/papers/v20/19-011.html",
+        license="Apache-2.0 (PyOD: BSD-2-Clause)",
+    )
     fitted_buffers = ("train_inputs",)
 
-    def __init__(self, detector: str = "KNN", detector_kwargs: dict[str, Any] | None = None, seed: int = 0,
-                 epsilons: Sequence[float] = (0.1, 0.25, 0.5)) -> None:
+    def __init__(
+        self,
+        detector: str = "KNN",
+        detector_kwargs: dict[str, Any] | None = None,
+        seed: int = 0,
+        epsilons: Sequence[float] = (0.1, 0.25, 0.5),
+    ) -> None:
         super().__init__(epsilons=epsilons)
         self.detector_class = pyod_class(detector)
         self.save_hyperparameters()
@@ -121,7 +145,9 @@ class PyODDetector(FittedDetector):
     def score(self, x: Tensor) -> Tensor:
         features = x.detach().flatten(1)
         if features.shape[1] != self.train_inputs.shape[1] and self.is_fitted:
-            raise ValueError(f"PyODDetector was fitted on {self.train_inputs.shape[1]} features, got {features.shape[1]}.")
+            raise ValueError(
+                f"PyODDetector was fitted on {self.train_inputs.shape[1]} features, got {features.shape[1]}."
+            )
         with torch.random.fork_rng():
             scores = self._fitted_model().decision_function(features.cpu().double().numpy())
         return torch.as_tensor(scores, dtype=torch.float64, device=x.device)
