@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install benchmarks clean
+.PHONY: demo test test-fast lint docs results install benchmarks clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,21 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q lightning_occ tests
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" lightning_occ tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check lightning_occ tests benchmarks zoo examples docs
+	$(BIN)/ruff format --check lightning_occ tests benchmarks zoo examples docs
+	$(BIN)/python docs/generate.py --check
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+results: demo
+	cp results/ocsdf_breast_cancer/report/results.json benchmarks/results/demo_breast_cancer.json
+	$(BIN)/python docs/generate.py
 
 benchmarks: $(STAMP)
 	$(BIN)/pip install --quiet -c constraints.txt deel-torchlip

@@ -5,7 +5,7 @@ importing torch or Lightning.
 
 >>> import lightning_occ as lo
 >>> sorted(lo.__all__)[:3]
-['AnomalyDetector', 'CertifiedAUROC', 'CertifiedReport']
+['AnomalyDetector', 'CertifiedAUROC', 'CertifiedOutlierDetector']
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ except _metadata.PackageNotFoundError:  # imported from a source tree that was n
 _HOMES = {
     "AnomalyDetector": "lightning_occ.core.detector",
     "CertifiedAUROC": "lightning_occ.metrics",
-    "CertifiedReport": "lightning_occ.callbacks.report",
+    "CertifiedOutlierDetector": "lightning_occ.estimators",
+    "CertifiedReport": "lightning_occ.callbacks",
     "KNNDetector": "lightning_occ.models",
     "OCSDF": "lightning_occ.models",
+    "ScenarioDataModule": "lightning_occ.data",
     "TabularDataModule": "lightning_occ.data",
+    "Threshold": "lightning_occ.callbacks",
 }
 __all__ = [*_HOMES, "zoo"]
 

@@ -1,11 +1,14 @@
 """PGD attack on scores: closed form for a linear score; certified <= attacked <= clean on trained models."""
 
+import pytest
 import torch
 
 from lightning_occ.callbacks import AttackCheck, EvaluationRecorder
 from lightning_occ.models import KNNDetector
 from lightning_occ.utils.attacks import PGDSettings, attacked_auroc, pgd_attack_scores
 from tests.helpers.training import tiny_trainer, trained_tiny_ocsdf
+
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
 
 
 def test_pgd_reaches_the_worst_case_of_a_linear_score():

@@ -6,6 +6,8 @@ import torch
 from lightning_occ.certify import CenterSmoothing
 from lightning_occ.certify.metrics_space import chunked_median_distances, l2_distance
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 
 def test_identity_certified_radius_is_at_least_the_input_radius():
     eps = [0.05, 0.2]

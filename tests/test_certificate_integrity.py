@@ -21,6 +21,8 @@ from tests.helpers.http_server import serve_folder
 from tests.helpers.training import tiny_trainer
 from tests.test_zoo import copied_registry, remote_registry, served_copy
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -13,6 +13,8 @@ from lightning_occ.data import TabularDataModule
 from lightning_occ.models import OCSDF, KNNDetector
 from lightning_occ.trainer import OCCTrainer
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--trainer.enable_progress_bar", "false", "--trainer.logger", "false"]
 CERTIFIER = ["--certifier.sigma", "1.0", "--certifier.n", "1000", "--certifier.alpha", "0.01"]

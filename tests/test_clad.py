@@ -21,6 +21,8 @@ from lightning_occ.models.clad.dec import DECHead, classifier_targets, sharpened
 from lightning_occ.models.clad.odin import max_softmax, odin_grid_scores, odin_perturbation, odin_scores
 from tests.helpers.training import tiny_trainer
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = str(ROOT / "configs/clad/digits_cur.yaml")
 FAST = [

@@ -10,6 +10,8 @@ import pytest
 from lightning_occ.cli import build_cli
 from tests.helpers.fake_datasets import write_cifar10, write_gtsrb, write_mnist, write_tiny_imagenet
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 WRITERS = {
     "mnist_cur": write_mnist,

@@ -10,6 +10,8 @@ import yaml
 from lightning_occ.cli import build_cli, main
 from lightning_occ.core.detector import AnomalyDetector
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--trainer.enable_progress_bar", "false", "--trainer.logger", "false"]
 

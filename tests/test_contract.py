@@ -21,6 +21,8 @@ from lightning_occ.models import CLAD, OCSDF, CompactVAE, KNNDetector, Mahalanob
 from tests.helpers.training import tiny_trainer
 from tests.helpers.user_data import BlobsDataModule
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 IMAGE = (1, 8, 8)
 VECTOR = (2,)
 

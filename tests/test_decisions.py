@@ -16,6 +16,8 @@ from lightning_occ.metrics.decisions import certified_accuracy, choose_threshold
 from lightning_occ.models import KNNDetector
 from lightning_occ.utils.attacks import PGDSettings, pgd_attack_scores
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 

@@ -14,6 +14,8 @@ from lightning_occ.models import CLAD, OCSDF, CompactVAE, KNNDetector
 from tests.helpers.training import tiny_trainer
 from tests.helpers.two_process_jobs import run_jobs_on_two_processes
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 
 def assert_same_metrics(double: dict, single: dict) -> None:
     assert double.keys() == single.keys()

@@ -1,6 +1,10 @@
 import runpy
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

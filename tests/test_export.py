@@ -17,6 +17,8 @@ from lightning_occ.errors import ExportError
 from lightning_occ.export import export_detector
 from lightning_occ.models import KNNDetector
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

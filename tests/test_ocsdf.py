@@ -7,6 +7,8 @@ from lightning_occ.models import OCSDF
 from lightning_occ.models.ocsdf.negatives import newton_raphson_negatives
 from tests.helpers.training import tiny_trainer, trained_tiny_ocsdf
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 
 @pytest.fixture(scope="module")
 def trained():

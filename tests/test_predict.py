@@ -15,6 +15,8 @@ from lightning_occ.cli import main
 from lightning_occ.core.checkpoints import load_detector
 from lightning_occ.data import ScenarioDataModule, TabularDataModule
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = [
     "--trainer.enable_progress_bar",

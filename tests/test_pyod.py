@@ -16,6 +16,8 @@ from lightning_occ.core.checkpoints import load_detector
 from lightning_occ.models import PyODDetector
 from lightning_occ.models.pyod.lightning_model import pyod_class
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.logger", "false"]
 

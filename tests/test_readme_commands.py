@@ -1,4 +1,5 @@
-"""The README's `lightning-occ` commands, run as written (with a 2-epoch cap on `fit`), in README order.
+"""The `lightning-occ` commands of the README and the docs' guides, run as written (with a 2-epoch cap on
+`fit`), in page order.
 
 Commands that need what a CI machine lacks or cannot afford (a GPU, several GPUs or nodes, long MNIST
 runs, a W&B account) are listed and skipped with the reason; every other command runs in one session, so the
@@ -11,7 +12,11 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
+
 from lightning_occ.console import main
+
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
 
 ROOT = Path(__file__).resolve().parents[1]
 NEEDS = {  # what a command needs that a CPU-only test machine may lack
@@ -19,7 +24,20 @@ NEEDS = {  # what a command needs that a CPU-only test machine may lack
     "a long run on the real MNIST (see benchmarks/mnist_one_class.py)": re.compile(r"mnist"),
     "a W&B account": re.compile(r"logger/wandb\.yaml(?!.*offline true)"),
     "2 processes (covered by tests/test_distributed.py)": re.compile(r"ddp_spawn"),
+    "a placeholder to fill in (covered by tests/test_predict.py, test_export.py, test_compare.py)": re.compile(
+        r"<[a-z ]+>"
+    ),
 }
+PAGES = [
+    "README.md",
+    "docs/getting-started.md",
+    "docs/guides/certifiers.md",
+    "docs/guides/data.md",
+    "docs/guides/zoo.md",
+    "docs/guides/tracking.md",
+    "docs/guides/distributed.md",
+    "docs/guides/deployment.md",
+]
 FIT_CAP = ["--trainer.max_epochs", "2", "--trainer.check_val_every_n_epoch", "1"]
 
 
@@ -31,8 +49,9 @@ def finish_wandb_run() -> None:
 
 
 def readme_commands() -> list[str]:
-    """Every `lightning-occ ...` line of the README's bash blocks, continuation lines joined, comments cut."""
-    commands, block = [], re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    """Every `lightning-occ ...` line of the pages' bash blocks, continuation lines joined, comments cut."""
+    text = "\n".join((ROOT / page).read_text() for page in PAGES)
+    commands, block = [], re.findall(r"```bash\n(.*?)```", text, re.S)
     for text in block:
         for line in re.sub(r"\\\n\s*", " ", text).splitlines():
             line = re.sub(r"\s+#.*$", "", line).strip()
@@ -79,3 +98,14 @@ def test_every_runnable_readme_command_runs_as_written(tmp_path, monkeypatch, ca
     assert len(ran) >= 12, ran
     assert "lightning-occ: OCSDF" in output and "certified AUROC" in output
     print("skipped:", *(f"{c}  ({need})" for c, need in skipped), sep="\n  ")
+
+
+def test_the_readme_python_example_runs(tmp_path, monkeypatch):
+    """The README's Python block, as written except for a 2-epoch budget."""
+    monkeypatch.chdir(tmp_path)
+    block = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)[0]
+    namespace: dict = {}
+    exec(compile(block.replace("max_epochs=450", "max_epochs=2"), "README.md", "exec"), namespace)
+    decided = namespace["model"].decide(namespace["data"].test_dataset.tensors[0][:5])
+    assert set(decided) == {"score", "decision", "certified_radius"}
+    assert (tmp_path / "lightning_logs").is_dir() or any(tmp_path.rglob("results.json"))

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import lightning as L
+import pytest
 from PIL import Image
 
 from lightning_occ.callbacks import EvaluationRecorder
@@ -13,6 +14,8 @@ from lightning_occ.callbacks.report_files import describe_run, radius_units, wri
 from lightning_occ.data import ScenarioDataModule
 from lightning_occ.models import OCSDF
 from tests.helpers.training import tiny_trainer
+
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
 
 
 def test_importing_lightning_occ_keeps_the_matplotlib_backend():

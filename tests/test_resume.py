@@ -11,6 +11,8 @@ import pytest
 import torch
 import yaml
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -18,6 +18,8 @@ from tests.helpers.fake_datasets import (
 )
 from tests.helpers.http_server import serve_folder
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 MNIST_ROOT = Path(os.environ.get("LIGHTNING_OCC_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 

@@ -9,6 +9,8 @@ import pytest
 from lightning_occ.cli import build_cli
 from tests.helpers.wandb_offline import offline_run_contents
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 KNN = ["--config", str(ROOT / "configs/knn/breast_cancer.yaml"), "--trainer.enable_progress_bar", "false"]
 WANDB = ["--config", str(ROOT / "configs/logger/wandb.yaml")]

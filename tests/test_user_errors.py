@@ -9,6 +9,8 @@ import pytest
 
 from lightning_occ.cli import main
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 KNN = [
     "fit",

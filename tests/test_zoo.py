@@ -20,6 +20,8 @@ from lightning_occ.zoo.readme import render_readme
 from lightning_occ.zoo.registry import MANIFEST, WEIGHTS_DIR
 from tests.helpers.http_server import serve_folder
 
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
+
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = lo.zoo.list_models()
 MNIST_PRESENT = (Path(os.environ.get("LIGHTNING_OCC_DATA", ROOT.parent / "shared" / "data")) / "MNIST" / "raw").is_dir()

@@ -26,7 +26,8 @@ class AttackCheck(L.Callback):
 
     Args:
         steps: PGD steps per radius.
-        low, high: a box the attacked inputs stay in (e.g. 0 and 1 for images).
+        low: the lower end of a box the attacked inputs stay in (e.g. 0 for images).
+        high: the upper end of that box (e.g. 1 for images).
         seed: seed of the random starts.
 
     Example (command line)::

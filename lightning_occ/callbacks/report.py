@@ -39,12 +39,14 @@ def format_table(evaluation: Evaluation, title: str = "") -> str:
     curves = {"certified AUROC": evaluation.certified, **evaluation.other_curves}
     if evaluation.certified_accuracy is not None:
         curves["certified accuracy"] = evaluation.certified_accuracy
-    header = "  radius eps | " + " | ".join(f"{name:>15}" for name in curves)
+    widths = [max(15, len(name)) for name in curves]
+    header = "  radius eps | " + " | ".join(f"{name:>{w}}" for name, w in zip(curves, widths))
     lines += ["", header, "  " + "-" * (len(header) - 2)]
     for k, eps in enumerate(evaluation.epsilons):
         if eps == 0 or certified:
             label = "0 (clean)" if eps == 0 else f"{eps:g}"
-            lines.append(f"  {label:>10} | " + " | ".join(f"{float(c[k]):>15.4f}" for c in curves.values()))
+            values = [f"{float(c[k]):>{w}.4f}" for c, w in zip(curves.values(), widths)]
+            lines.append(f"  {label:>10} | " + " | ".join(values))
     if not certified:
         lines.append("  (no certificate: wrap the detector in lightning_occ.certify.SmoothedDetector for radii > 0)")
     norms = evaluation.gradient_norms

@@ -57,7 +57,9 @@ class ScenarioDataModule(AnomalyDataLoaders, L.LightningDataModule):
             the train split is all ``good``), validation is skipped with a warning.
         image_size: ``image_folder`` only: resize to ``image_size x image_size`` (default: keep the
             native size, which all images must then share).
-        batch_size, num_workers, seed: as usual.
+        batch_size: batch size of every loader.
+        num_workers: DataLoader workers.
+        seed: seed of the validation split and the training order.
         predict_path: a folder of images (no class sub-folders) for ``predict``; each must have the
             training images' size (or be resized by ``image_size``) and channel count.
 

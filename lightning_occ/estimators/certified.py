@@ -64,8 +64,8 @@ class CertifiedOutlierDetector(BaseEstimator):
         >>> model = CertifiedOutlierDetector("knn", {"k": 5}).fit(X)
         >>> model.predict(np.array([[0.0, 0.0], [6.0, 6.0]])).tolist()
         [0, 1]
-        >>> bool(model.certify(np.array([[6.0, 6.0]]), eps=1.0)["certified"][0])
-        True
+        >>> model.certify(np.array([[6.0, 6.0]]), eps=1.0)["certified"].tolist()
+        [True]
     """
 
     def __init__(

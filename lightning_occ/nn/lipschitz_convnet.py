@@ -35,6 +35,7 @@ class LipschitzConvNet(ProjectedNetwork):
             or ``global_pool`` (the paper's scaled global average pooling).
 
     Example:
+        >>> import torch
         >>> net = LipschitzConvNet((1, 8, 8), channels=(4, 8), convs_per_stage=1)
         >>> net(torch.zeros(2, 1, 8, 8)).shape
         torch.Size([2])

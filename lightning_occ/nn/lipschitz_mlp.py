@@ -27,6 +27,7 @@ class LipschitzMLP(ProjectedNetwork):
         activation: ``"fullsort"`` or ``"groupsort2"``.
 
     Example:
+        >>> import torch
         >>> net = LipschitzMLP(in_features=3, width=16, depth=2)
         >>> net(torch.zeros(4, 3)).shape
         torch.Size([4])

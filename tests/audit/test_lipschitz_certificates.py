@@ -3,10 +3,13 @@ and no pair of nearby inputs moves a computed score by more than the bound plus 
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from lightning_occ.metrics.functional import certified_auroc
 from tests.audit.probes import attacked_auroc, lipschitz_estimate, tiny_pair_excess
+
+pytestmark = pytest.mark.slow  # trains models or runs the command line: not in the fast lane
 
 
 def certified_curve(audited) -> list[float]:

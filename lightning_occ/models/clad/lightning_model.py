@@ -74,8 +74,13 @@ class CLAD(LazyNetworkDetector):
         classifier_input_size: when set, the classifier sees the images resized (bilinear) to this
             many pixels a side; None keeps their size.
         pseudo_targets: classifier targets, ``hard`` (argmax Q), ``soft`` (Q) or ``sharpened`` (P).
-        ae_epochs, dec_epochs, classifier_epochs: epochs of each stage (``dec_epochs`` is a maximum).
-        ae_lr, dec_lr, dec_momentum, classifier_lr: optimiser settings (Adam, SGD, Adam).
+        ae_epochs: epochs of the autoencoder stage.
+        dec_epochs: the most epochs of the clustering (DEC) stage.
+        classifier_epochs: epochs of the classifier stage.
+        ae_lr: the autoencoder's Adam learning rate.
+        dec_lr: DEC's SGD learning rate.
+        dec_momentum: DEC's SGD momentum.
+        classifier_lr: the classifier's Adam learning rate.
         dec_tol: fraction of changed pseudo-labels below which clustering stops.
         alpha: degrees of freedom of the Student-t kernel.
         temperature: ODIN's T (> 0), or candidates chosen on validation data.
