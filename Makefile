@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check lightning_occ tests benchmarks zoo examples docs
 	$(BIN)/ruff format --check lightning_occ tests benchmarks zoo examples docs
 	$(BIN)/python docs/generate.py --check
+	$(BIN)/mypy lightning_occ
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet

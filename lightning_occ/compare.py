@@ -18,10 +18,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import yaml
+
+if TYPE_CHECKING:
+    from lightning_occ.trainer import OCCTrainer
 
 __all__ = ["compare", "main"]
 
@@ -100,7 +103,7 @@ def evaluate_model(
         cli = build_cli(arguments, run=False)
     finally:
         sys.argv = original
-    model, datamodule, trainer = cli.model, cli.datamodule, cli.trainer
+    model, datamodule, trainer = cli.model, cli.datamodule, cast("OCCTrainer", cli.trainer)
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
     fit_seconds = time.perf_counter() - start

@@ -35,6 +35,8 @@ class OCCTrainer(L.Trainer):
         **kwargs: everything ``lightning.Trainer`` takes.
     """
 
+    callbacks: list[L.Callback]
+
     def __init__(self, *args: Any, unsafe_load: bool = False, **kwargs: Any) -> None:
         given = kwargs.get("callbacks")
         callbacks = [given] if isinstance(given, L.Callback) else list(given or [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from lightning_occ.core.batch import AnomalyBatch
 from lightning_occ.core.detector import AnomalyDetector
@@ -38,12 +38,12 @@ class AttackCheck(L.Callback):
 
     def __init__(self, steps: int = 20, low: float | None = None, high: float | None = None, seed: int = 0) -> None:
         self.settings = PGDSettings(steps=steps, low=low, high=high, seed=seed)
-        self.metrics: nn.ModuleList | None = None
+        self.metrics: list[ExactAUROC] | None = None
         self.curve: Tensor | None = None
 
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if isinstance(pl_module, AnomalyDetector):
-            self.metrics = nn.ModuleList(ExactAUROC() for _ in pl_module.epsilons).to(pl_module.device)
+            self.metrics = [ExactAUROC().to(pl_module.device) for _ in pl_module.epsilons]
 
     def on_test_batch_end(
         self,

@@ -55,7 +55,7 @@ class PredictionWriter(BasePredictionWriter):
     ) -> None:
         if not isinstance(prediction, dict):
             prediction = {"score": prediction}
-        ids = getattr(trainer.datamodule, "predict_ids", lambda: [])()
+        ids: list[str] = getattr(getattr(trainer, "datamodule", None), "predict_ids", list)()
         n = len(prediction["score"])
         indices = (
             list(batch_indices) if batch_indices is not None else list(range(len(self._rows), len(self._rows) + n))

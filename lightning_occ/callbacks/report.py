@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import lightning as L
 import torch
@@ -59,7 +61,7 @@ def format_table(evaluation: Evaluation, title: str = "") -> str:
     return "\n".join(lines)
 
 
-def log_report(loggers: list[object], evaluation: Evaluation, images: list[Path]) -> None:
+def log_report(loggers: Sequence[object], evaluation: Evaluation, images: list[Path]) -> None:
     """Send the certified-AUROC curve and the report images to every logger that can take them.
 
     Loggers with ``log_table`` (W&B) get the curve as a table; loggers with ``log_image`` (W&B)
@@ -82,7 +84,7 @@ def log_report(loggers: list[object], evaluation: Evaluation, images: list[Path]
 
             for path in images:
                 array = np.asarray(Image.open(path).convert("RGB"))
-                logger.experiment.add_image(f"{stage}/{path.stem}", array, dataformats="HWC")
+                cast(Any, logger).experiment.add_image(f"{stage}/{path.stem}", array, dataformats="HWC")
 
 
 class CertifiedReport(L.Callback):
@@ -118,7 +120,7 @@ class CertifiedReport(L.Callback):
             ) from None
 
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._evaluation: Evaluation | None = None
+        self._evaluation = None
 
     def on_evaluation(self, trainer: L.Trainer, detector: L.LightningModule, evaluation: Evaluation) -> None:
         """Receive the test evaluation (other listeners may still add curves; the files follow at test end)."""
@@ -132,15 +134,17 @@ class CertifiedReport(L.Callback):
             return
         self._evaluation = None
         out_dir = Path(self._folder(trainer))
-        test = getattr(trainer.datamodule, "test_dataset", None)
+        datamodule = getattr(trainer, "datamodule", None)
+        test = getattr(datamodule, "test_dataset", None)
         if isinstance(pl_module, AnomalyDetector) and evaluation.lipschitz_bound is not None and test is not None:
             evaluation.gradient_norms = gradient_norm_summary(pl_module, first_items(test, 2000)[0])
         with torch.no_grad():
-            written = write_report(evaluation, out_dir, pl_module, trainer.datamodule)
+            detector = pl_module if isinstance(pl_module, AnomalyDetector) else None
+            written = write_report(evaluation, out_dir, detector, datamodule)
         if evaluation.lower is not None:
             written.append(write_certificates(evaluation, out_dir / "certificates.csv"))
         name = type(pl_module).__name__
-        data = getattr(getattr(trainer.datamodule, "hparams", {}), "get", lambda *_: None)("dataset")
+        data = getattr(getattr(datamodule, "hparams", {}), "get", lambda *_: None)("dataset")
         print("\n" + format_table(evaluation, f"lightning-occ: {name}" + (f" on {data}" if data else "")))
         print(f"\nReport written to {out_dir.resolve()}: " + ", ".join(p.name for p in written) + "\n")
-        log_report(trainer.loggers, evaluation, [p for p in written if p.suffix == ".png"])
+        log_report(list(trainer.loggers), evaluation, [p for p in written if p.suffix == ".png"])

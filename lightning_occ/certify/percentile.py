@@ -224,4 +224,4 @@ class PercentileSmoothing:
         point = int(np.ceil(self.percentile * self.n)) - 1
         lo = torch.as_tensor(self._lo, device=ordered.device)
         hi = torch.as_tensor(self._hi, device=ordered.device)
-        return ScoreCertificate(ordered[:, point], ordered[:, lo], ordered[:, hi], list(self.epsilons))
+        return ScoreCertificate(ordered[:, point], ordered[:, lo], ordered[:, hi], list(self.epsilons or []))

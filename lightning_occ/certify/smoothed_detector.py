@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -51,11 +52,15 @@ class SmoothedDetector(AnomalyDetector):
         if (detector is None) == (checkpoint is None):
             raise ValueError("Give exactly one of `detector` (a model) or `checkpoint` (a path to a .ckpt file).")
         self.save_hyperparameters(ignore=["detector", "certifier"])
-        self.detector = detector if detector is not None else load_detector(checkpoint)
+        self.detector = detector if detector is not None else load_detector(str(checkpoint))
         self.detector.eval()
         settings = certifier or PercentileSmoothing(epsilons=[0.0])
         self.certifier = settings.at_radii(self.epsilons)
         self.base_metrics = nn.ModuleDict({"val": CertifiedAUROC(self.epsilons), "test": CertifiedAUROC(self.epsilons)})
+
+    def _base_metric(self, stage: str) -> CertifiedAUROC:
+        """The wrapped detector's own certified AUROC for ``stage`` (compared with the smoothed one)."""
+        return cast(CertifiedAUROC, self.base_metrics[stage])
 
     def score(self, x: Tensor) -> Tensor:
         return self.certifier.certify(self.detector.score, x).score
@@ -95,7 +100,7 @@ class SmoothedDetector(AnomalyDetector):
         x, target = batch.labelled()
         with torch.no_grad():
             certificate = self.certifier.certify(self.detector.score, x)
-            base = self.base_metrics["val" if metric is self.val_certified else "test"]
+            base = self._base_metric("val" if metric is self.val_certified else "test")
             base_scores, base_error = self.detector.certified_scores(x)
             base.update(base_scores, target, score_error=base_error, lipschitz=self.detector.lipschitz_bound)
         metric.update(certificate.score, target, certificate.lower, certificate.upper)
@@ -107,7 +112,7 @@ class SmoothedDetector(AnomalyDetector):
         lower, upper = (bound.cpu() for bound in metric.gathered_bounds())
         clean = exact_auroc(scores, target).reshape(1)
         certified = torch.cat([clean, interval[1:]])
-        base_metric = self.base_metrics[stage]
+        base_metric = self._base_metric(stage)
         curves: dict[str, Tensor] = {}
         if base_metric.lipschitz_bound() is not None:
             curves["Lipschitz (unsmoothed)"] = base_metric.compute().cpu()

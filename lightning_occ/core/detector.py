@@ -223,6 +223,6 @@ class AnomalyDetector(L.LightningModule, ABC):
             self.log(name, value)
         if evaluation.lipschitz_bound is not None:
             self.log(f"{stage}/lipschitz_bound", evaluation.lipschitz_bound)
-        for callback in self.trainer.callbacks:
+        for callback in getattr(self.trainer, "callbacks", []):
             if isinstance(callback, EvaluationListener):
                 callback.on_evaluation(self.trainer, self, evaluation)

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
+from torch import Tensor
 
 from lightning_occ.core.detector import AnomalyDetector
 from lightning_occ.core.protocol import datamodule_input_shape
 
-__all__ = ["LazyNetworkDetector"]
+__all__ = ["LazyNetworkDetector", "NotBuiltError"]
+
+
+class NotBuiltError(AttributeError):
+    """A network read before the input shape was known (an AttributeError, so ``hasattr`` stays False)."""
 
 
 class LazyNetworkDetector(AnomalyDetector):
@@ -25,6 +30,10 @@ class LazyNetworkDetector(AnomalyDetector):
     Subclasses implement :meth:`build_networks`; the shape is recorded in ``hparams.input_shape``
     so a checkpoint rebuilds the same networks.
     """
+
+    built_input_shape: Tensor
+    lazy_networks: ClassVar[tuple[str, ...]] = ()
+    """Names of the networks :meth:`build_networks` creates (reading one before is a clear error)."""
 
     def __init__(self, input_shape: Sequence[int] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -65,6 +74,17 @@ class LazyNetworkDetector(AnomalyDetector):
                 "Trainer set the model up with a DataModule."
             )
         return self.input_shape
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name in type(self).lazy_networks:
+                raise NotBuiltError(
+                    f"{type(self).__name__}.{name} is not built yet: pass `input_shape`, or let a "
+                    "Trainer set the model up with a DataModule."
+                ) from None
+            raise
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
         shape = state_dict.get(prefix + "built_input_shape")

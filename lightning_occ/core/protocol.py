@@ -60,7 +60,7 @@ class SubLabelledDataModule(Protocol):
 
 def attached_datamodule(module: L.LightningModule) -> object | None:
     """The DataModule of the Trainer ``module`` is attached to, or None."""
-    return module.trainer.datamodule if module._trainer is not None else None
+    return getattr(module.trainer, "datamodule", None) if module._trainer is not None else None
 
 
 def datamodule_input_shape(module: L.LightningModule, hint: str = "`input_shape`") -> tuple[int, ...]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sized
+from collections.abc import Iterator
+from typing import Any
 
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
@@ -24,7 +25,7 @@ class UnpaddedDistributedSampler(DistributedSampler):
     different number of batches.
     """
 
-    def __init__(self, dataset: Sized, num_replicas: int | None = None, rank: int | None = None) -> None:
+    def __init__(self, dataset: Any, num_replicas: int | None = None, rank: int | None = None) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False, drop_last=False)
         self.num_samples = len(range(self.rank, len(dataset), self.num_replicas))
         self.total_size = len(dataset)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.utils.data import DataLoader
@@ -63,7 +63,7 @@ class AnomalyDataLoaders:
         if getattr(self.hparams, "predict_path", None):
             self.predict_dataset = self.unlabelled_inputs(self.hparams.predict_path)
             return evaluation_loader(self.predict_dataset, self.hparams.batch_size, self.hparams.num_workers)
-        self.setup()
+        cast(Any, self).setup()
         self.predict_dataset = self.test_dataset
         return self.test_dataloader()
 

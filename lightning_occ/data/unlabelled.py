@@ -87,7 +87,8 @@ def read_image_folder(path: str | Path, shape: Sequence[int], image_size: int | 
     channels, height, width = (int(d) for d in shape)
     images = []
     for file in files:
-        with Image.open(file) as image:
+        with Image.open(file) as opened:
+            image: Image.Image = opened
             mode_channels = {"L": 1, "RGB": 3}.get(image.mode)
             if mode_channels is None:
                 image = image.convert("RGB" if channels == 3 else "L")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import os
 import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,10 +109,10 @@ def _cifar10(root: Path, download: bool) -> ImageTable:
     return ImageTable(*read(batches), *read(["test_batch"]), 10)
 
 
-def _to_tensor(images: list[Image.Image], size: int | None) -> Tensor:
+def _to_tensor(images: Sequence[Image.Image], size: int | None) -> Tensor:
     """RGB uint8 (N, 3, H, W), resized to ``size x size`` (None: keep the native size)."""
     rgb = [img.convert("RGB") for img in images]
-    arrays = [np.asarray(img if size is None else img.resize((size, size), Image.BILINEAR)) for img in rgb]
+    arrays = [np.asarray(img if size is None else img.resize((size, size), Image.Resampling.BILINEAR)) for img in rgb]
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
@@ -128,7 +129,7 @@ def _gtsrb(root: Path, download: bool) -> ImageTable:
     for dataset in splits:
         pairs = [dataset[i] for i in range(len(dataset))]
         tables += [_to_tensor([image for image, _ in pairs], 32), torch.tensor([label for _, label in pairs])]
-    return ImageTable(*tables, 43)
+    return ImageTable(tables[0], tables[1], tables[2], tables[3], 43)
 
 
 def _tiny_imagenet(root: Path, download: bool) -> ImageTable:

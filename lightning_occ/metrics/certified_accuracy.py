@@ -34,6 +34,9 @@ class CertifiedAccuracy(Metric):
         tensor([0.7500, 0.5000], dtype=torch.float64)
     """
 
+    certified: Tensor
+    total: Tensor
+
     is_differentiable = False
     higher_is_better = True
     full_state_update = False

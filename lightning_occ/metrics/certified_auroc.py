@@ -41,6 +41,13 @@ class CertifiedAUROC(Metric):
         tensor([0.7500, 0.5000], dtype=torch.float64)
     """
 
+    scores: list[Tensor]
+    target: list[Tensor]
+    lower: list[Tensor]
+    upper: list[Tensor]
+    score_error: list[Tensor]
+    update_lipschitz: Tensor
+
     is_differentiable = False
     higher_is_better = True
     full_state_update = False
@@ -87,7 +94,7 @@ class CertifiedAUROC(Metric):
             self.score_error.append(torch.as_tensor(score_error).detach().to(torch.float64).expand(scores.shape))
         self.scores.append(scores.detach().to(torch.float64))
         self.target.append(target.detach().long())
-        if lower is not None:
+        if lower is not None and upper is not None:
             self.lower.append(lower.detach().to(torch.float64))
             self.upper.append(upper.detach().to(torch.float64))
 

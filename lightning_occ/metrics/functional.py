@@ -121,8 +121,8 @@ def pairwise_auroc(anomaly_scores: Tensor, normal_scores: Tensor, shifts: Sequen
     if device.type == "cpu":
         # On CPU numpy's SIMD sort and its binary search (which exploits sorted queries) are about
         # ten times faster than torch's; the threads run one shift each (numpy releases the GIL).
-        anomalies = np.sort(anomaly_scores.detach().to(torch.float64).numpy())
-        normals = np.sort(normal_scores.detach().to(torch.float64).numpy())
+        anomalies: Any = np.sort(anomaly_scores.detach().to(torch.float64).numpy())
+        normals: Any = np.sort(normal_scores.detach().to(torch.float64).numpy())
     else:
         anomalies = torch.sort(anomaly_scores.detach().to(torch.float64)).values
         normals = torch.sort(normal_scores.detach().to(torch.float64)).values

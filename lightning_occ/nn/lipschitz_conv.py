@@ -55,7 +55,7 @@ def conv_operator_norm_bound(weight: Tensor, input_size: tuple[int, int]) -> flo
         >>> round(conv_operator_norm_bound(identity, (5, 5)), 6)
         1.0
     """
-    grid = circular_grid(tuple(weight.shape[-2:]), input_size)
+    grid = circular_grid((int(weight.shape[-2]), int(weight.shape[-1])), input_size)
     spectrum = torch.fft.fft2(weight.detach().to(torch.float64), s=grid)  # (c_out, c_in, M1, M2)
     blocks = spectrum.permute(2, 3, 0, 1)
     return float(torch.linalg.matrix_norm(blocks, ord=2).max())
@@ -75,11 +75,13 @@ class ProjectedConv2d(nn.Conv2d):
         input_size: the spatial size ``(H, W)`` the layer sees (the bound depends on it).
     """
 
+    power_vector: Tensor
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, input_size: tuple[int, int]) -> None:
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}.")
         super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
-        self.input_size = tuple(input_size)
+        self.input_size = (int(input_size[0]), int(input_size[1]))
         self.output_positions = self.input_size[0] * self.input_size[1]  # stride 1, 'same' padding
         self.grid = circular_grid((kernel_size, kernel_size), self.input_size)
         self.register_buffer("power_vector", torch.randn(1, in_channels, *self.grid))

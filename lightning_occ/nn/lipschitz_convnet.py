@@ -71,7 +71,7 @@ class LipschitzConvNet(ProjectedNetwork):
                 if min(size) < 1:
                     raise ValueError(f"{len(channels)} stages pool a {self.input_shape[1:]} input away; use fewer.")
             for _ in range(count):
-                layers += [ProjectedConv2d(in_channels, width, 3, size), GroupSort(2)]
+                layers += [ProjectedConv2d(in_channels, width, 3, (int(size[0]), int(size[1]))), GroupSort(2)]
                 in_channels = width
         if head == "global_pool":
             layers += [ScaledGlobalAvgPool2d(size[0] * size[1]), FrobeniusLinear(in_channels, 1)]

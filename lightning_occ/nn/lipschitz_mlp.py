@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from torch import Tensor, nn
 
@@ -39,7 +40,7 @@ class LipschitzMLP(ProjectedNetwork):
 
     def __init__(self, in_features: int, width: int = 512, depth: int = 4, activation: str = "fullsort") -> None:
         super().__init__()
-        activations = {"fullsort": FullSort, "groupsort2": lambda: GroupSort(2)}
+        activations: dict[str, Callable[[], nn.Module]] = {"fullsort": FullSort, "groupsort2": lambda: GroupSort(2)}
         if activation not in activations:
             raise ValueError(f"Unknown activation {activation!r}; choose one of {sorted(activations)}.")
         if in_features < 1 or width < 1 or depth < 1:

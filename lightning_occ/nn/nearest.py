@@ -33,12 +33,12 @@ def _difference_distances(queries: Tensor, points: Tensor) -> Tensor:
 
 def _exact_against_bank(queries: Tensor, bank: Tensor, k: int, block: int = 512) -> tuple[Tensor, Tensor]:
     """The k smallest exact distances to the whole bank, in blocks of bank rows."""
-    best_values, best_indices = None, None
+    best_values = queries.new_zeros(queries.shape[0], 0, dtype=torch.float64)
+    best_indices = torch.zeros(queries.shape[0], 0, dtype=torch.long, device=bank.device)
     for start in range(0, bank.shape[0], block):
         values = _difference_distances(queries, bank[start : start + block])
         indices = torch.arange(start, start + values.shape[1], device=bank.device).expand_as(values)
-        if best_values is not None:
-            values, indices = torch.cat([best_values, values], 1), torch.cat([best_indices, indices], 1)
+        values, indices = torch.cat([best_values, values], 1), torch.cat([best_indices, indices], 1)
         keep = values.topk(min(k, values.shape[1]), dim=1, largest=False)
         best_values, best_indices = keep.values, indices.gather(1, keep.indices)
     return best_values, best_indices
@@ -133,6 +133,10 @@ class BankDistance(nn.Module):
         >>> BankDistance(torch.tensor([[0.0, 0.0], [1.0, 0.0]]), k=1)(torch.tensor([[0.0, 2.0]]))
         tensor([2.], dtype=torch.float64)
     """
+
+    bank: Tensor
+    bank_squared: Tensor
+    spacing: Tensor | None
 
     def __init__(self, bank: Tensor, k: int, spacing: Tensor | None = None) -> None:
         super().__init__()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -164,7 +165,9 @@ class OrthoConvNet(nn.Module):
         if vanilla:
             padding = "same" if stride == 1 else 0
             mode = self.padding_mode if stride == 1 else "zeros"
-            return nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=padding, padding_mode=mode)
+            return nn.Conv2d(
+                in_channels, out_channels, kernel, stride=stride, padding=padding, padding_mode=cast(Any, mode)
+            )
         return _orthogonal_conv(in_channels, out_channels, kernel, stride, self.padding_mode)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -175,7 +178,7 @@ class OrthoConvNet(nn.Module):
         return [m for m in self.layers if isinstance(m, nn.Conv2d)]
 
     def head(self) -> FrobeniusLinear:
-        return self.layers[-1]
+        return cast(FrobeniusLinear, self.layers[-1])
 
     def operator_norms(self) -> list[float]:
         """The exact operator norm of every affine layer (convolutions, then the head), in order."""
@@ -230,7 +233,8 @@ class OrthoConvNet(nn.Module):
         )
         for source, target in zip(self.convolutions(), plain.convolutions()):
             target.weight.copy_(source.weight.detach())
-            target.bias.copy_(source.bias.detach())
+            if source.bias is not None and target.bias is not None:
+                target.bias.copy_(source.bias.detach())
         plain.head().load_state_dict(self.head().state_dict())
         return plain.to(next(self.parameters()).device).eval()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -15,7 +17,8 @@ class ProjectedNetwork(nn.Module):
     constrained_types: tuple[type[nn.Module], ...] = ()
     layers: nn.Sequential
 
-    def constrained_layers(self) -> list[nn.Module]:
+    def constrained_layers(self) -> list[Any]:
+        """The layers with ``project_`` and ``lipschitz_bound`` (typed loosely: torch modules are dynamic)."""
         return [m for m in self.layers if isinstance(m, self.constrained_types)]
 
     @torch.no_grad()

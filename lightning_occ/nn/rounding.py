@@ -43,6 +43,7 @@ import copy
 import math
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -101,7 +102,7 @@ RoundingStep = tuple[str, float, float, int, float]
 """``(kind, operator norm, |W| norm, fan-in or window, bias norm)``: one step of a rounding plan."""
 
 
-def affine_step(layer: nn.Module, operator_norm: float, output_positions: int = 1) -> RoundingStep:
+def affine_step(layer: nn.Linear | nn.Conv2d, operator_norm: float, output_positions: int = 1) -> RoundingStep:
     """The rounding step of a dense or convolutional layer, given a proven bound of its operator norm
     and the number of output positions its bias is added at (1 for a dense layer)."""
     weight = layer.weight.detach().to(torch.float64)
@@ -178,7 +179,11 @@ def network_rounding_bound(
         >>> bool(network_rounding_bound(net, torch.tensor([1.0]), torch.float64) < 1e-13)
         True
     """
-    plan = layers if isinstance(layers, list) and all(isinstance(p, tuple) for p in layers) else rounding_plan(layers)
+    plan = (
+        layers
+        if isinstance(layers, list) and all(isinstance(p, tuple) for p in layers)
+        else rounding_plan(cast(Iterable[nn.Module], layers))
+    )
     u, u_product = unit_roundoff(dtype), matmul_unit_roundoff(dtype)
     size = input_norm.detach().to(torch.float64)
     error = torch.zeros_like(size)
@@ -225,7 +230,7 @@ class Float64Twin:
         tensors = [*(p for p in module.parameters() if p.requires_grad), *module.buffers()]
         return tuple((t.data_ptr(), _version(t), t.device, t.dtype) for t in tensors)
 
-    def network(self, module: nn.Module) -> nn.Module:
+    def network(self, module: nn.Module) -> Any:
         key = self._state_key(module)
         if key != self._key or self._network is None:
             self._network, self._plan, self._key = exact_float64(module), None, key
@@ -234,7 +239,7 @@ class Float64Twin:
     def plan(
         self,
         module: nn.Module,
-        select: Callable[[nn.Module], Iterable[nn.Module]] | None = None,
+        select: Callable[[Any], Iterable[nn.Module]] | None = None,
     ) -> list[RoundingStep]:
         """The rounding plan of the copy: of the layers ``select(copy)`` picks, else the copy's own
         ``rounding_plan()``, else its ``layers``; cached with the copy."""
@@ -244,7 +249,7 @@ class Float64Twin:
             if select is not None:
                 self._plan = rounding_plan(select(twin))
             else:
-                self._plan = own() if callable(own) else rounding_plan(twin.layers)
+                self._plan = own() if callable(own) else rounding_plan(cast(nn.Module, twin.layers).children())
         return self._plan
 
 

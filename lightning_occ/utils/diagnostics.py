@@ -9,6 +9,7 @@ bound, and its certified AUROC falls much faster than any attack can make it fal
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -32,7 +33,7 @@ def input_gradient_norms(score_fn: Callable[[Tensor], Tensor], x: Tensor, chunk_
     return torch.cat(norms) if norms else x.new_zeros(0)
 
 
-def gradient_norm_summary(detector: object, x: Tensor, limit: int = 2000) -> dict[str, float]:
+def gradient_norm_summary(detector: Any, x: Tensor, limit: int = 2000) -> dict[str, float]:
     """Median, minimum and maximum input-gradient norm of the certified score on (up to ``limit`` of)
     ``x``, next to the Lipschitz bound: ``{"median", "min", "max", "lipschitz_bound"}``.
 

@@ -7,7 +7,7 @@ States are stored as tensors and plain numbers only, so checkpoints holding them
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ def capture_rng_states() -> dict[str, Any]:
         >>> restore_rng_states(states); torch.equal(first, torch.rand(2))
         True
     """
-    _, keys, position, has_gauss, cached = np.random.get_state()
+    _, keys, position, has_gauss, cached = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state())
     version, internal, gauss_next = random.getstate()
     states: dict[str, Any] = {
         "torch": torch.get_rng_state(),

@@ -49,7 +49,7 @@ def _download(entry: ZooEntry, target: Path, timeout: float) -> None:
     digest = hashlib.sha256()
     with atomic_path(target) as temporary:  # removed, never renamed, when an error is raised below
         try:
-            with temporary.open("wb") as handle, urllib.request.urlopen(entry.url, timeout=timeout) as response:
+            with temporary.open("wb") as handle, urllib.request.urlopen(str(entry.url), timeout=timeout) as response:
                 for chunk in iter(lambda: response.read(CHUNK), b""):
                     digest.update(chunk)
                     handle.write(chunk)
@@ -76,7 +76,7 @@ def weights_path(entry: ZooEntry, registry: Registry, timeout: float = 60.0) -> 
                 "or re-run its recipe (zoo/build.py)."
             )
         return _check(path, entry)
-    target = cache_dir() / f"{entry.sha256[:16]}-{Path(entry.url).name}"
+    target = cache_dir() / f"{entry.sha256[:16]}-{Path(str(entry.url)).name}"
     if target.is_file():
         try:
             return _check(target, entry)

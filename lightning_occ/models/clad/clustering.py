@@ -30,8 +30,8 @@ def cluster_purity(clusters: Tensor, truth: Tensor) -> float:
         >>> cluster_purity(torch.tensor([0, 0, 1, 1]), torch.tensor([5, 5, 5, 7]))
         0.75
     """
-    clusters, truth = clusters.cpu().numpy(), truth.cpu().numpy()
-    agree = sum(np.bincount(truth[clusters == c]).max() for c in np.unique(clusters))
+    found, known = clusters.cpu().numpy(), truth.cpu().numpy()
+    agree = sum(np.bincount(known[found == c]).max() for c in np.unique(found))
     return float(agree / len(truth))
 
 

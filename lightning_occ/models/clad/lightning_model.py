@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -94,6 +94,18 @@ class CLAD(LazyNetworkDetector):
         pretrained: ``zoo:NAME`` or a checkpoint of this method to start ``fit`` from.
     """
 
+    stage_index: Tensor
+    stage_start_epoch: Tensor
+    labels_epoch: Tensor
+    pseudo_labels: Tensor
+    reached_stage: Tensor
+    classifier_steps: Tensor
+
+    lazy_networks = ("autoencoder", "dec", "classifier")
+    autoencoder: ConvAutoencoder
+    dec: DECHead
+    classifier: torch.nn.Module
+
     card = MethodCard(
         paper="Park et al., Confidence-based self-labelling anomaly detection, arXiv:2104.09793",
         url="https://arxiv.org/abs/2104.09793",
@@ -146,9 +158,6 @@ class CLAD(LazyNetworkDetector):
         self.automatic_optimization = False
         self.score_name = score_name
         self.plan = StagePlan(ae_epochs, dec_epochs, classifier_epochs, stop_after)
-        self.autoencoder: ConvAutoencoder | None = None
-        self.dec: DECHead | None = None
-        self.classifier: torch.nn.Module | None = None
         self.register_buffer("stage_index", torch.tensor(0))
         self.register_buffer("stage_start_epoch", torch.tensor(0))
         self.register_buffer("labels_epoch", torch.tensor(-1))
@@ -336,8 +345,8 @@ class CLAD(LazyNetworkDetector):
             if self.trainer.is_global_zero
             else None
         )
-        centres = self.trainer.strategy.broadcast(centres, src=0)
-        self.dec.centres.data.copy_(centres.to(self.dec.centres))
+        centres = cast(Tensor, self.trainer.strategy.broadcast(centres, src=0))
+        self.dec.centres.data.copy_(centres.to(self.dec.centres.data))
         self.labels_epoch.fill_(-1)
         self.pseudo_labels = torch.zeros(0, dtype=torch.long, device=self.device)
 
@@ -391,7 +400,7 @@ class CLAD(LazyNetworkDetector):
                 q = self.cluster_assignment(x)
             loss = F.cross_entropy(self.classifier(x), classifier_targets(q, self.hparams.pseudo_targets))
             self.classifier_steps += 1
-        optimizer = self.optimizers()[STAGES.index(stage)]
+        optimizer = cast(list[Any], self.optimizers())[STAGES.index(stage)]
         optimizer.zero_grad()
         self.manual_backward(loss)
         optimizer.step()

@@ -83,7 +83,8 @@ def odin_grid_scores(
         direction = _confidence_gradient_sign(classifier, x, temperature) if any(epsilons) else None
         for epsilon in epsilons:
             with torch.no_grad():
-                logits = clean_logits if epsilon == 0 else classifier(x - epsilon * direction)
+                logits = clean_logits if epsilon == 0 or direction is None else classifier(x - epsilon * direction)
+                assert logits is not None
                 scores[(float(temperature), float(epsilon))] = -max_softmax(logits, temperature)
     return scores
 

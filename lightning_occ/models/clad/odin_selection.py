@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -37,13 +38,19 @@ class ODINSettings(nn.Module):
         (True, 4, (1.0, 0.0))
     """
 
+    temperature: Tensor
+    epsilon: Tensor
+
     def __init__(self, temperatures: Sequence[float], epsilons: Sequence[float]) -> None:
         super().__init__()
         self.temperatures, self.epsilons = list(temperatures), list(epsilons)
         self.pairs = list(itertools.product(temperatures, epsilons))
         self.register_buffer("temperature", torch.tensor(float(temperatures[0]), dtype=torch.float64))
         self.register_buffer("epsilon", torch.tensor(float(epsilons[0]), dtype=torch.float64))
-        self.metrics = nn.ModuleList(ExactAUROC() for _ in self.pairs) if len(self.pairs) > 1 else nn.ModuleList()
+        self.metrics: list[ExactAUROC] = cast(
+            list[ExactAUROC],
+            nn.ModuleList(ExactAUROC() for _ in self.pairs) if len(self.pairs) > 1 else nn.ModuleList(),
+        )
 
     @property
     def searching(self) -> bool:
@@ -68,7 +75,7 @@ class ODINSettings(nn.Module):
             return None
         aurocs = {pair: float(metric.compute()) for pair, metric in zip(self.pairs, self.metrics)}
         self.reset()
-        temperature, epsilon = max(aurocs, key=aurocs.get)
+        temperature, epsilon = max(aurocs, key=lambda pair: aurocs[pair])
         self.temperature.fill_(temperature)
         self.epsilon.fill_(epsilon)
         return aurocs

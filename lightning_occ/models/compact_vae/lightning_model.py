@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -81,6 +81,13 @@ class CompactVAE(LazyNetworkDetector):
         tensor([1., 1., 1.], grad_fn=<LinalgVectorNormBackward0>)
     """
 
+    bank: Tensor
+    bank_spacing: Tensor
+
+    lazy_networks = ("encoder", "decoder")
+    encoder: MLPEncoder | LipschitzEncoder | ConvGaussianEncoder
+    decoder: MLPDecoder | ConvDecoder
+
     card = MethodCard(
         paper="Glazunov & Zarras, Vacant Holes for Unsupervised Detection of the Outliers in Compact Latent "
         "Representation, UAI 2023",
@@ -121,8 +128,6 @@ class CompactVAE(LazyNetworkDetector):
             raise ValueError(f"score_name must be 'elbo', 'recon' or 'hole', got {score_name!r}.")
         self.save_hyperparameters()
         self.score_name = score_name
-        self.encoder: MLPEncoder | LipschitzEncoder | ConvGaussianEncoder | None = None
-        self.decoder: MLPDecoder | ConvDecoder | None = None
         self.register_buffer("bank", torch.empty(0, 0))
         self.register_buffer("bank_spacing", torch.empty(0))
         self.build_pending()
@@ -157,7 +162,6 @@ class CompactVAE(LazyNetworkDetector):
 
     def _require_encoder(self) -> MLPEncoder | LipschitzEncoder | ConvGaussianEncoder:
         self.require_built()
-        assert self.encoder is not None
         return self.encoder
 
     def _terms(self, x: Tensor, sample: bool) -> tuple[Tensor, Tensor, Tensor]:
@@ -202,7 +206,7 @@ class CompactVAE(LazyNetworkDetector):
 
     @property
     def lipschitz_bound(self) -> float | None:
-        return self._require_encoder().lipschitz_bound() if self._certified_hole() else None
+        return cast(LipschitzEncoder, self._require_encoder()).lipschitz_bound() if self._certified_hole() else None
 
     def certified_scores(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """The hole score with the encoder run in float64, and its rounding bound (see
@@ -212,7 +216,7 @@ class CompactVAE(LazyNetworkDetector):
             return super().certified_scores(x)
         encoder = self._require_encoder()
         assert isinstance(encoder, LipschitzEncoder)
-        x64 = x.reshape(x.shape[0], *self.input_shape).to(torch.float64)
+        x64 = x.reshape(x.shape[0], *self.require_built()).to(torch.float64)
         code = self._float64_twin.network(encoder)(x64)[0]
         scores = knn_mean_distance(code, self.bank, self.hparams.k)
         plan = self._float64_twin.plan(encoder, lambda twin: [*twin.body, twin.mean])
@@ -271,7 +275,7 @@ class CompactVAE(LazyNetworkDetector):
     def report_figures(self, datamodule: object) -> dict[str, Any]:
         """The latent scatter and, for images, a reconstruction grid (see the class docstring)."""
         test = getattr(datamodule, "test_dataset", None)
-        if not isinstance(datamodule, AnomalyDataModule) or test is None or self.encoder is None:
+        if not isinstance(datamodule, AnomalyDataModule) or test is None or not self.is_built:
             return {}
         x, target = first_items(test, 2000)
         x, train = x.to(self.device), datamodule.train_features()[:2000].to(self.device)
@@ -280,7 +284,7 @@ class CompactVAE(LazyNetworkDetector):
                 self.codes(train), self.codes(x[target == 0]), self.codes(x[target == 1])
             )
         }
-        if len(self.input_shape) == 3:
+        if len(self.require_built()) == 3:
             picks = torch.cat([x[target == 0][:8], x[target == 1][:8]])
             mean, _ = self.encoder(picks)
             figures["reconstructions.png"] = plot_reconstructions(picks, self.decoder(self._to_code(mean)))

@@ -35,6 +35,8 @@ class KNNDetector(FittedDetector):
         tensor([2.], dtype=torch.float64)
     """
 
+    bank: Tensor
+
     fitted_buffers = ("bank",)
 
     def __init__(self, k: int = 5, epsilons: Sequence[float] = (0.25, 0.5, 1.0)) -> None:

@@ -19,6 +19,9 @@ __all__ = ["MahalanobisDetector"]
 class _Whitened(nn.Module):
     """``||W (x - mu)||`` in float64, for export."""
 
+    mean: Tensor
+    whitening: Tensor
+
     def __init__(self, mean: Tensor, whitening: Tensor) -> None:
         super().__init__()
         self.register_buffer("mean", mean.detach().clone())
@@ -49,6 +52,9 @@ class MahalanobisDetector(FittedDetector):
         >>> detector.score(torch.tensor([[2.0, 0.0], [0.0, 2.0]]))
         tensor([2.8284, 1.4142], dtype=torch.float64)
     """
+
+    mean: Tensor
+    whitening: Tensor
 
     card = MethodCard(
         paper="Mahalanobis, On the generalised distance in statistics, 1936; Ledoit & Wolf, "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -95,6 +95,13 @@ class OCSDF(LazyNetworkDetector):
         True
     """
 
+    domain_box: Tensor
+    median_train_f: Tensor
+    negative_std: Tensor | None
+
+    lazy_networks = ("net",)
+    net: LipschitzMLP | LipschitzConvNet | OrthoConvNet
+
     card = MethodCard(
         paper="Bethune et al., Robust One-Class Classification with Signed Distance Function using 1-Lipschitz "
         "Neural Networks, ICML 2023",
@@ -149,7 +156,6 @@ class OCSDF(LazyNetworkDetector):
         if in_features is not None and input_shape is not None and int(torch.Size(input_shape).numel()) != in_features:
             raise ValueError(f"in_features={in_features} contradicts input_shape={tuple(input_shape)}.")
         self.save_hyperparameters()
-        self.net: LipschitzMLP | LipschitzConvNet | OrthoConvNet | None = None
         self.register_buffer("negative_std", None)
         self.register_buffer("domain_box", torch.tensor(domain if domain is not None else (-5.0, 5.0)))
         self.register_buffer("median_train_f", torch.tensor(float("nan")))
@@ -174,7 +180,6 @@ class OCSDF(LazyNetworkDetector):
 
     def _require_net(self) -> LipschitzMLP | LipschitzConvNet | OrthoConvNet:
         self.require_built()
-        assert self.net is not None
         return self.net
 
     def f(self, x: Tensor) -> Tensor:
@@ -231,7 +236,7 @@ class OCSDF(LazyNetworkDetector):
         ``mlp`` and ``conv`` networks are plain layers already: nothing to do. Returns ``self``."""
         net = self._require_net()
         if self.hparams.network == "orthoconv" and not self.hparams.exported:
-            self.net = net.export()
+            self.net = cast(OrthoConvNet, net).export()
             self.hparams.exported = True
         return self
 
@@ -244,7 +249,7 @@ class OCSDF(LazyNetworkDetector):
         super().on_fit_start()
         if self.negative_std is None and self.hparams.domain is not None:
             return
-        max_abs = training_inputs(self).flatten(1).abs().amax(0).reshape(self.input_shape).to(self.device)
+        max_abs = training_inputs(self).flatten(1).abs().amax(0).reshape(self.require_built()).to(self.device)
         if self.negative_std is not None:
             self.negative_std = (max_abs * self.hparams.negative_std_scale).clamp_min(1e-6)
         if self.hparams.domain is None:
@@ -258,7 +263,7 @@ class OCSDF(LazyNetworkDetector):
         if steps is None:
             steps = 0 if self.current_epoch < hp.warmup_epochs else hp.negative_steps
         low, high = self.domain_box.tolist()
-        z = initial_negatives(n, self.negative_std, low, high, self.input_shape, self.device)
+        z = initial_negatives(n, self.negative_std, low, high, self.require_built(), self.device)
         with frozen_parameters(net):
             return newton_raphson_negatives(net, z, steps, hp.step_scale, hp.level, low, high)
 
@@ -285,7 +290,7 @@ class OCSDF(LazyNetworkDetector):
         self.export_()
         with torch.no_grad():
             features = training_inputs(self).flatten(1)[:10_000].to(self.device)
-            values = torch.cat([self.f(chunk.reshape(-1, *self.input_shape)) for chunk in features.split(512)])
+            values = torch.cat([self.f(chunk.reshape(-1, *self.require_built())) for chunk in features.split(512)])
             self.median_train_f = values.median()
 
     def generate(
@@ -313,7 +318,7 @@ class OCSDF(LazyNetworkDetector):
         low, high = self.domain_box.tolist()
         generator = torch.Generator(device=self.device).manual_seed(seed)
         with torch.inference_mode(False), frozen_parameters(net):  # also callable from evaluation hooks
-            z = torch.rand((n, *self.input_shape), generator=generator, device=self.device) * (high - low) + low
+            z = torch.rand((n, *self.require_built()), generator=generator, device=self.device) * (high - low) + low
             return newton_raphson_negatives(
                 net, z, steps, float(steps), level, low, high, eta=torch.ones(n, device=self.device), progress=progress
             )

@@ -91,6 +91,8 @@ class PyODDetector(FittedDetector):
         tensor([2.], dtype=torch.float64)
     """
 
+    train_inputs: Tensor
+
     card = MethodCard(
         paper="Zhao et al., PyOD: A Python Toolbox for Scalable Outlier Detection, JMLR 2019",
         url="https://www.jmlr.org/papers/v20/19-011.html",
