@@ -201,3 +201,54 @@ def test_smoothing_certifies_decisions_and_counts_certified_accuracy_from_the_bo
     decided = smoothed.decide(x)
     assert {"score", "decision", "certified_radius", "lower@0.1", "upper@0.3"} <= set(decided)
     assert set(decided["certified_radius"].tolist()) <= {0.0, 0.1, 0.3}
+
+
+def test_f1_on_a_validation_split_without_anomalies_stops_before_training(tmp_path, monkeypatch, capsys):
+    from tests.helpers.fake_datasets import write_mvtec_category
+
+    monkeypatch.chdir(tmp_path)
+    write_mvtec_category(tmp_path / "bottle")
+    with pytest.raises(SystemExit) as exit_:
+        main(
+            [
+                "fit",
+                "--model",
+                "lightning_occ.models.KNNDetector",
+                "--data",
+                "lightning_occ.data.ScenarioDataModule",
+                "--data.init_args.dataset",
+                "image_folder",
+                "--data.init_args.root",
+                str(tmp_path / "bottle"),
+                "--data.init_args.normal",
+                "good",
+                "--threshold.rule",
+                "f1",
+                *QUIET,
+                "--trainer.logger",
+                "false",
+            ]
+        )
+    assert exit_.value.code == 2
+    message = capsys.readouterr().err
+    assert "'f1' needs anomalies in the validation split" in message and "--threshold.rule fpr" in message
+    assert not list(tmp_path.rglob("*.ckpt"))  # nothing was trained
+
+
+@pytest.mark.parametrize("value", ["0.7", "0"])
+def test_a_contamination_outside_the_range_is_one_line(value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(
+            [
+                "fit",
+                "--config",
+                str(ROOT / "configs/knn/breast_cancer.yaml"),
+                "--threshold.rule",
+                "contamination",
+                "--threshold.value",
+                value,
+                *QUIET,
+            ]
+        )
+    assert exit_.value.code == 2
+    assert "contamination must lie in (0, 0.5]" in capsys.readouterr().err

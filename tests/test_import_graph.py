@@ -106,3 +106,11 @@ def test_core_imports_no_method_callback_zoo_cli_or_data():
         if name.startswith("lightning_occ.core"):
             above = sorted(m for m in imported if not m.startswith(CORE_MAY_IMPORT))
             assert above == [], f"{name} imports {above}"
+
+
+def test_the_package_version_is_the_installed_distributions():
+    from importlib.metadata import version
+
+    import lightning_occ
+
+    assert lightning_occ.__version__ == version("lightning-occ") != "0+unknown"

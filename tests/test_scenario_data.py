@@ -227,6 +227,8 @@ def test_an_mvtec_folder_trains_and_tests_end_to_end(tmp_path, method):
     results = json.loads((tmp_path / "report" / "results.json").read_text())
     assert results["n_samples"] == 12 and results["n_anomalies"] == 8
     assert 0.0 <= results["certified_auroc"][1] <= results["certified_auroc"][0] <= 1.0
+    # no validation loop, yet a threshold from the (all-normal) validation split, as the default rule allows
+    assert results["threshold"] is not None and "FPR" in results["threshold_rule"]
 
 
 def test_image_folders_of_mixed_sizes_need_an_image_size(tmp_path):
