@@ -134,6 +134,8 @@ def evaluate_model(
         row["certificate"] = smoothed.certificate
         row["certified_auroc"] = smoothed.certified.tolist()
         row["smoothed_auroc"] = smoothed.auroc
+        if smoothed.certified_accuracy is not None:  # the smoothed decisions, certified by the bounds
+            row["certified_accuracy"] = smoothed.certified_accuracy.tolist()
     return row
 
 

@@ -170,7 +170,7 @@ def test_the_test_table_shows_the_threshold_and_certified_accuracy(config, tmp_p
 
 
 def test_smoothing_certifies_decisions_and_counts_certified_accuracy_from_the_bounds():
-    from lightning_occ.callbacks import EvaluationRecorder
+    from lightning_occ.callbacks import EvaluationRecorder, Threshold
     from lightning_occ.certify import PercentileSmoothing, SmoothedDetector
     from tests.helpers.training import tiny_trainer
 
@@ -179,10 +179,12 @@ def test_smoothing_certifies_decisions_and_counts_certified_accuracy_from_the_bo
         detector, certifier=PercentileSmoothing(sigma=0.5, n=1000, alpha=0.01), epsilons=[0.1, 0.3]
     )
     recorder = EvaluationRecorder()
-    tiny_trainer(callbacks=[recorder]).test(smoothed, datamodule=datamodule, verbose=False)
+    trainer = tiny_trainer(callbacks=[recorder, Threshold("fpr", 0.05)])
+    trainer.validate(smoothed, datamodule=datamodule, verbose=False)  # the smoothed scores' own threshold
+    trainer.test(smoothed, datamodule=datamodule, verbose=False)
     evaluation = recorder.latest["test"]
-    t = detector.threshold
-    assert evaluation.threshold == t
+    t = smoothed.threshold
+    assert t is not None and t != detector.threshold and evaluation.threshold == t
     expected = [float(((evaluation.scores > t) == evaluation.target.bool()).double().mean())]
     for k in (1, 2):
         count = 0

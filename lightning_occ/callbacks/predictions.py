@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 from torch import Tensor
 
@@ -61,17 +62,23 @@ class PredictionWriter(BasePredictionWriter):
             list(batch_indices) if batch_indices is not None else list(range(len(self._rows), len(self._rows) + n))
         )
         for row, index in enumerate(indices):
-            values: dict[str, Any] = {"id": ids[index] if index < len(ids) else str(index)}
+            values: dict[str, Any] = {"_index": int(index), "id": ids[index] if index < len(ids) else str(index)}
             for key, column in prediction.items():
                 item = column[row]
                 values[key] = item.tolist() if isinstance(item, Tensor) else item
             self._rows.append(values)
 
     def on_predict_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero or not self._rows:
+        rows = self._rows
+        if torch.distributed.is_available() and torch.distributed.is_initialized():  # every process's shard
+            shards: list[Any] = [None] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(shards, rows)
+            rows = [row for shard in shards for row in shard]
+        if not trainer.is_global_zero or not rows:
             return
-        written = write_predictions(self._rows, self.folder(trainer))
-        print(f"Predictions for {len(self._rows)} inputs written to " + ", ".join(str(p.resolve()) for p in written))
+        rows = [{k: v for k, v in row.items() if k != "_index"} for row in sorted(rows, key=lambda r: r["_index"])]
+        written = write_predictions(rows, self.folder(trainer))
+        print(f"Predictions for {len(rows)} inputs written to " + ", ".join(str(p.resolve()) for p in written))
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:

@@ -65,13 +65,6 @@ class SmoothedDetector(AnomalyDetector):
     def score(self, x: Tensor) -> Tensor:
         return self.certifier.certify(self.detector.score, x).score
 
-    @property
-    def threshold(self) -> float | None:
-        """Its own threshold when one was set, else the wrapped detector's (a certificate of the decision
-        ``smoothed score > t`` holds for any fixed t)."""
-        own = super().threshold
-        return own if own is not None else self.detector.threshold
-
     def decide(self, x: Tensor) -> dict[str, Tensor]:
         """The smoothed score, its certified bounds at every radius (``lower@eps``, ``upper@eps``) and, with
         a threshold, the decision and the largest radius at which it is certified."""
@@ -123,7 +116,7 @@ class SmoothedDetector(AnomalyDetector):
         threshold = self.threshold
         if threshold is not None:
             evaluation.threshold = threshold
-            evaluation.threshold_rule = self.threshold_rule or self.detector.threshold_rule
+            evaluation.threshold_rule = self.threshold_rule
             evaluation.decisions = decision_metrics(scores, target, threshold)
             correct = ((scores > threshold) == target.bool()).unsqueeze(1)
             evaluation.certified_accuracy = (
