@@ -99,10 +99,8 @@ def digit_pngs(folder: Path, n: int = 6) -> list[np.ndarray]:
     return list(images)
 
 
-def test_predict_on_a_folder_of_pngs_writes_one_row_per_file(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    checkpoint = fit("knn/digits_cur.yaml", tmp_path / "run")
-    images = digit_pngs(tmp_path / "my_images")
+def predict_folder(checkpoint: Path, *extra: str) -> None:
+    """``lightning-occ predict`` of the digits kNN on the images in ./my_images."""
     main(
         [
             "predict",
@@ -113,10 +111,16 @@ def test_predict_on_a_folder_of_pngs_writes_one_row_per_file(tmp_path, monkeypat
             str(checkpoint),
             "--data.init_args.predict_path",
             "my_images",
-            "--predictions.out_dir",
-            "out",
+            *extra,
         ]
     )
+
+
+def test_predict_on_a_folder_of_pngs_writes_one_row_per_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    checkpoint = fit("knn/digits_cur.yaml", tmp_path / "run")
+    images = digit_pngs(tmp_path / "my_images")
+    predict_folder(checkpoint, "--predictions.out_dir", "out")
     rows = read_rows(tmp_path / "out" / "predictions.csv")
     assert [row["id"] for row in rows] == [f"digit_{i}.png" for i in range(len(images))]
     detector = load_detector(checkpoint)
@@ -136,17 +140,6 @@ def test_an_image_of_the_wrong_size_or_channels_is_named(tmp_path, monkeypatch, 
     odd = Image.new("L", (9, 8)) if bad == "size" else Image.new("RGB", (8, 8))
     odd.save(tmp_path / "my_images" / "digit_bad.png")
     with pytest.raises(SystemExit) as exit_:
-        main(
-            [
-                "predict",
-                "--config",
-                str(ROOT / "configs/knn/digits_cur.yaml"),
-                *QUIET,
-                "--ckpt_path",
-                str(checkpoint),
-                "--data.init_args.predict_path",
-                "my_images",
-            ]
-        )
+        predict_folder(checkpoint)
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err

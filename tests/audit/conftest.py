@@ -49,12 +49,13 @@ def _ocsdf_mlp() -> Audited:
     return Audited(model.eval(), *_test_split(datamodule), TABULAR_RADII)
 
 
-def _ocsdf_conv() -> Audited:
+def _ocsdf_image(network: str, channels: tuple[int, int]) -> Audited:
+    """OCSDF on digit 0, trained briefly; the two image networks differ only in ``network`` and width."""
     L.seed_everything(0, verbose=False)
     datamodule = ScenarioDataModule("digits", normal=0, batch_size=64)
     model = OCSDF(
-        network="conv",
-        channels=(4, 8),
+        network=network,
+        channels=channels,
         convs_per_stage=1,
         negative_init="uniform",
         domain=(0.0, 1.0),
@@ -66,25 +67,14 @@ def _ocsdf_conv() -> Audited:
     )
     tiny_trainer(max_epochs=6, limit_val_batches=0).fit(model, datamodule=datamodule)
     return Audited(model.eval(), *_test_split(datamodule), IMAGE_RADII, 0.0, 1.0)
+
+
+def _ocsdf_conv() -> Audited:
+    return _ocsdf_image("conv", (4, 8))
 
 
 def _ocsdf_orthoconv() -> Audited:
-    L.seed_everything(0, verbose=False)
-    datamodule = ScenarioDataModule("digits", normal=0, batch_size=64)
-    model = OCSDF(
-        network="orthoconv",
-        channels=(8, 16),
-        convs_per_stage=1,
-        negative_init="uniform",
-        domain=(0.0, 1.0),
-        level=-0.05,
-        warmup_epochs=2,
-        negative_steps=2,
-        lr=1e-3,
-        epsilons=IMAGE_RADII,
-    )
-    tiny_trainer(max_epochs=6, limit_val_batches=0).fit(model, datamodule=datamodule)
-    return Audited(model.eval(), *_test_split(datamodule), IMAGE_RADII, 0.0, 1.0)
+    return _ocsdf_image("orthoconv", (8, 16))
 
 
 def _knn() -> Audited:
